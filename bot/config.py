@@ -1,0 +1,192 @@
+"""config.toml: loading and validation.
+
+Every key but the three secrets' owners has a documented default, so a short file runs.
+Errors come out as one line naming the key (``ConfigError``), never a traceback.
+Secrets may come from the environment instead of the file.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
+
+ENV_SECRETS = {
+    ("telegram", "token"): "SHOP_TELEGRAM_TOKEN",
+    ("provider", "key"): "SHOP_PROVIDER_KEY",
+    ("telegram", "payments_token"): "SHOP_PAYMENTS_TOKEN",
+}
+
+
+class ConfigError(Exception):
+    """A config problem, worded for the shop owner."""
+
+
+def _decimal_text(value: Any) -> Any:
+    # TOML floats are binary; go through their repr so 1.1 stays "1.1", not 1.100000000000000088.
+    if isinstance(value, float):
+        return str(value)
+    return value
+
+
+DecimalIn = Annotated[Decimal, BeforeValidator(_decimal_text)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TelegramConfig(_Section):
+    token: SecretStr | None = Field(None, description="BotFather token (or SHOP_TELEGRAM_TOKEN)")
+    base_url: str = Field(
+        "https://api.telegram.org/bot",
+        description="Bot API base URL (a self-hosted Bot API server or the emulator)",
+    )
+    admin_ids: list[int] = Field(default_factory=list, description="Telegram ids of the admins")
+    payments_token: SecretStr | None = Field(
+        None, description="payment provider token (or SHOP_PAYMENTS_TOKEN); not needed for Stars"
+    )
+
+
+class ProviderConfig(_Section):
+    url: str = Field(..., description="full API URL of the SMM panel, e.g. https://panel/api/v2")
+    key: SecretStr = Field(..., description="panel API key (or SHOP_PROVIDER_KEY)")
+    timeout_seconds: float = Field(20.0, gt=0, le=300, description="HTTP timeout per panel call")
+
+
+class ShopConfig(_Section):
+    name: str = Field("MASK24", min_length=1, description="shop name shown to customers")
+    currency: str = Field("KRW", pattern="^KRW$", description="shop currency (integer 원 only)")
+    exchange_rate: DecimalIn = Field(
+        Decimal("1400"), gt=0, description="KRW per panel currency unit"
+    )
+    markup_percent: DecimalIn = Field(
+        Decimal("50"), ge=0, le=10000, description="markup over the panel rate, percent"
+    )
+    new_services_visible: bool = Field(
+        True, description="whether services that appear in a catalog sync are sold at once"
+    )
+    quote_ttl_minutes: int = Field(
+        15, ge=1, le=1440, description="how long a confirmation card's price is honoured"
+    )
+
+
+class StorageConfig(_Section):
+    path: str = Field("data/shop.sqlite3", description="SQLite database file")
+
+
+class SchedulerConfig(_Section):
+    poll_interval_seconds: float = Field(120, ge=1, description="panel status poll period")
+    catalog_sync_interval_seconds: float = Field(21600, ge=60, description="catalog sync period")
+    notify_started: bool = Field(False, description="tell customers when delivery starts")
+    panel_balance_alert_below: DecimalIn = Field(
+        Decimal("5"), ge=0, description="alert admins when the panel balance falls below this"
+    )
+    not_started_alert_hours: int = Field(48, ge=1, description="FAQ: 48 h not started rule")
+
+
+class TopupConfig(_Section):
+    bank_account: str = Field(
+        "국민은행 000000-00-000000 (예금주: 상점명)",
+        description="bank account text shown to customers",
+    )
+    min_amount: int = Field(5000, ge=1, description="smallest top-up, 원")
+    max_amount: int = Field(2_000_000, ge=1, description="largest top-up, 원")
+    expire_hours: int = Field(48, ge=1, description="pending bank transfers expire after this")
+    krw_per_star: int | None = Field(
+        None, ge=1, description="원 per Telegram Star; unset hides Stars top-up"
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> TopupConfig:
+        if self.min_amount > self.max_amount:
+            raise ValueError("min_amount must not exceed max_amount")
+        return self
+
+
+class SupportConfig(_Section):
+    phone: str = Field("010-8592-8450", description="urgent support phone")
+    kakao_url: str = Field("https://pf.kakao.com/", description="KakaoTalk 1:1 chat link")
+    timezone: str = Field("Asia/Seoul", description="time zone for support hours and dates")
+
+
+class Config(_Section):
+    telegram: TelegramConfig = Field(default_factory=TelegramConfig)
+    provider: ProviderConfig
+    shop: ShopConfig = Field(default_factory=ShopConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
+    topup: TopupConfig = Field(default_factory=TopupConfig)
+    support: SupportConfig = Field(default_factory=SupportConfig)
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for log scrubbing."""
+        found = [self.provider.key, self.telegram.token, self.telegram.payments_token]
+        return [s.get_secret_value() for s in found if s and s.get_secret_value()]
+
+
+def _apply_env(raw: dict[str, Any], environ: dict[str, str]) -> None:
+    for (section, key), var in ENV_SECRETS.items():
+        if environ.get(var):
+            raw.setdefault(section, {})[key] = environ[var]
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "missing":
+        return f"missing required key {where}"
+    if first["type"] == "extra_forbidden":
+        return f"unknown key {where}"
+    return f"bad value for {where}: {first['msg']}"
+
+
+def parse_config(raw: dict[str, Any], environ: dict[str, str] | None = None) -> Config:
+    raw = {k: dict(v) if isinstance(v, dict) else v for k, v in raw.items()}
+    _apply_env(raw, dict(os.environ) if environ is None else environ)
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Config:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    config = parse_config(raw, environ)
+    # A relative database path is relative to the config file, so cwd does not matter.
+    db = Path(config.storage.path)
+    if not db.is_absolute():
+        db = path.parent / db
+        config = config.model_copy(
+            update={"storage": config.storage.model_copy(update={"path": str(db)})}
+        )
+    return config
+
+
+def require_token(config: Config) -> str:
+    token = config.telegram.token.get_secret_value() if config.telegram.token else ""
+    if not token:
+        raise ConfigError("missing required key telegram.token (or set SHOP_TELEGRAM_TOKEN)")
+    return token

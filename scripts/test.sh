@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets up everything the tests need, then runs lint and the whole suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/python -m pytest "$@"

@@ -1,0 +1,81 @@
+"""The catalog: sync from the panel, what customers can buy, the owner's overrides."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from shop import money
+from shop.context import ShopContext
+from shop.models import SELLABLE_TYPES, Service
+from storage import services
+from storage.services import ServiceRow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncReport:
+    new: int
+    updated: int
+    removed: int
+    total: int
+
+
+class CatalogService:
+    def __init__(self, ctx: ShopContext) -> None:
+        self.ctx = ctx
+
+    async def sync(self) -> SyncReport:
+        """Fetch the panel's list (outside any transaction), then apply it in one."""
+        listed = await self.ctx.panel.services()
+        counts = {"new": 0, "updated": 0, "same": 0}
+        now = self.ctx.now_iso()
+        async with self.ctx.db.transaction() as conn:
+            for s in listed:
+                row = ServiceRow(
+                    panel_id=s.service_id, name=s.name, category=s.category, type=s.type.value,
+                    raw_type=s.raw_type, rate=str(s.rate), min_qty=s.min, max_qty=s.max,
+                    refill=s.refill, cancel=s.cancel, dripfeed=s.dripfeed,
+                    description=s.description,
+                )  # fmt: skip
+                outcome = await services.upsert(
+                    conn, row, now, self.ctx.settings.new_services_visible
+                )
+                counts[outcome] += 1
+            # An empty answer is more likely a panel hiccup than an empty shop.
+            removed = (
+                await services.mark_removed_except(conn, {s.service_id for s in listed}, now)
+                if listed
+                else 0
+            )
+        report = SyncReport(counts["new"], counts["updated"], removed, len(listed))
+        log.info("catalog sync: %s", report)
+        return report
+
+    def price_per_1000(self, service: Service) -> int:
+        if service.price_override is not None:
+            return service.price_override
+        return money.price_per_1000(
+            service.rate, self.ctx.settings.exchange_rate, self.ctx.settings.markup_percent
+        )
+
+    async def sellable(self) -> list[Service]:
+        rows = await services.sellable(self.ctx.db.reader, tuple(t.value for t in SELLABLE_TYPES))
+        return [Service.from_row(r) for r in rows]
+
+    async def categories(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for s in await self.sellable():
+            seen.setdefault(s.category, None)
+        return list(seen)
+
+    async def in_category(self, category: str) -> list[Service]:
+        return [s for s in await self.sellable() if s.category == category]
+
+    async def get(self, service_id: int) -> Service | None:
+        row = await services.get(self.ctx.db.reader, service_id)
+        return None if row is None else Service.from_row(row)
+
+    async def all(self) -> list[Service]:
+        return [Service.from_row(r) for r in await services.all_services(self.ctx.db.reader)]

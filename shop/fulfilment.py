@@ -1,0 +1,354 @@
+"""Applying the panel's statuses: transitions, refunds exactly once, notifications.
+
+A terminal status is applied by a compare-and-set from an unfinished status, in one
+transaction with its refund (unique ledger key) and its outbox row (unique dedupe key),
+so polling the same Partial ten times refunds once and notifies once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+
+import aiosqlite
+
+from fulfillment.models import ItemError, OrderStatus, PanelError, PanelStatus
+from shop import money, notices
+from shop import statuses as st
+from shop.context import ShopContext
+from storage import ledger, orders, users
+from storage.ledger import Posting
+
+log = logging.getLogger(__name__)
+
+BATCH = 100
+MAX_BACKOFF_SECONDS = 3600
+
+
+@dataclass
+class PollReport:
+    polled: int = 0
+    calls: int = 0
+    changed: int = 0
+    finished: int = 0
+    errors: int = 0
+    unknown: int = 0
+    outage: bool = False
+    settled: list[int] = field(default_factory=list)
+
+
+def _clamp(remains: int | None, quantity: int) -> int | None:
+    return None if remains is None else min(max(remains, 0), quantity)
+
+
+class FulfilmentService:
+    def __init__(self, ctx: ShopContext) -> None:
+        self.ctx = ctx
+
+    # ---- polling -------------------------------------------------------------------
+
+    async def poll_once(self, limit: int = 100_000) -> PollReport:
+        """One cycle: every due order, ≤100 ids per status call, each applied on its own."""
+        report = PollReport()
+        due = await orders.due_for_poll(self.ctx.db.reader, self.ctx.now_iso(), limit)
+        by_panel = {r["panel_order_id"]: r for r in due}
+        ids = list(by_panel)
+        for start in range(0, len(ids), BATCH):
+            chunk = ids[start : start + BATCH]
+            try:
+                batch = await self.ctx.panel.statuses(chunk)
+            except PanelError as exc:
+                # The panel is down: back everything off and try next cycle.
+                log.warning("status poll failed (%d ids): %s", len(chunk), exc)
+                report.outage = True
+                report.calls += 1
+                await self._backoff([by_panel[i] for i in chunk], str(exc))
+                continue
+            report.calls += batch.calls
+            for panel_id in chunk:
+                result = batch.results.get(panel_id, ItemError("missing in answer"))
+                await self._apply_one(by_panel[panel_id], result, report)
+        report.polled = len(ids)
+        return report
+
+    async def _apply_one(self, row: aiosqlite.Row, result: object, report: PollReport) -> None:
+        try:
+            if isinstance(result, ItemError):
+                report.errors += 1
+                await self._backoff([row], result.error)
+            elif isinstance(result, OrderStatus):
+                outcome = await self.apply(row["id"], result)
+                report.changed += outcome in ("changed", "finished")
+                report.finished += outcome == "finished"
+                report.unknown += outcome == "unknown"
+        except Exception:
+            # One bad order never stops the batch.
+            report.errors += 1
+            log.exception("applying the status of order %s failed", row["id"])
+
+    async def _backoff(self, rows: list[aiosqlite.Row], error: str) -> None:
+        async with self.ctx.db.transaction() as conn:
+            for row in rows:
+                failures = row["poll_failures"] + 1
+                wait = min(MAX_BACKOFF_SECONDS, self._interval() * 2 ** min(failures, 10))
+                await orders.update(
+                    conn, row["id"], st.POLLED,
+                    {"poll_failures": failures, "next_poll_at": self.ctx.now_iso(seconds=wait),
+                     "error": error[:500]},
+                )  # fmt: skip
+
+    def _interval(self) -> float:
+        return self.ctx.settings.poll_interval_seconds
+
+    # ---- applying ------------------------------------------------------------------
+
+    async def apply(self, order_id: int, status: OrderStatus) -> str:
+        """Apply one panel status; returns 'same', 'changed', 'finished' or 'unknown'."""
+        row = await orders.get(self.ctx.db.reader, order_id)
+        if row is None or row["status"] not in st.POLLED:
+            return "same"
+        if status.status == PanelStatus.UNKNOWN:
+            await self._unknown_word(row, status.raw_status)
+            return "unknown"
+        if row["kind"] == "subscription":
+            return await self._apply_subscription(row, status)
+        target = st.ORDER_TARGET[status.status]
+        if target in st.TERMINAL:
+            return await self._finish(row, status, target)
+        if target == st.NEEDS_REVIEW:
+            return await self._panel_failed(row, status)
+        return await self._progress(row, status, target)
+
+    async def _progress(self, row: aiosqlite.Row, s: OrderStatus, target: str) -> str:
+        now = self.ctx.now_iso()
+        fields = {
+            "status": target, "panel_status": s.raw_status, "updated_at": now,
+            "remains": _clamp(s.remains, row["quantity"]), "start_count": s.start_count,
+            "charge": None if s.charge is None else str(s.charge), "poll_failures": 0,
+            "next_poll_at": now,
+        }  # fmt: skip
+        started = target == st.IN_PROGRESS and row["started_at"] is None
+        if started:
+            fields["started_at"] = now
+        same = (
+            row["status"] == target
+            and row["remains"] == fields["remains"]
+            and row["start_count"] == s.start_count
+        )
+        async with self.ctx.db.transaction() as conn:
+            if not await orders.update(conn, row["id"], st.POLLED, fields):
+                return "same"
+            if started and self.ctx.settings.notify_started:
+                user = await users.get(conn, row["user_id"])
+                await notices.to_user(
+                    conn, user_row=user, key=f"order:{row['id']}:started",
+                    event="order_started", payload={"order_id": row["id"]}, now=now,
+                )  # fmt: skip
+        return "same" if same else "changed"
+
+    async def _finish(self, row: aiosqlite.Row, s: OrderStatus, target: str) -> str:
+        price, quantity, oid = row["price"], row["quantity"], row["id"]
+        remains = _clamp(s.remains, quantity)
+        if target == st.CANCELED:
+            refund, remains = price, quantity if remains is None else remains
+        elif target == st.PARTIAL:
+            if remains is None:
+                # "Partial" with no usable remains: the refund cannot be computed.
+                return await self._panel_failed(row, s)
+            refund = money.partial_refund(price, remains, quantity)
+        else:
+            refund, remains = 0, 0
+        delivered = quantity - (remains or 0)
+        now = self.ctx.now_iso()
+        async with self.ctx.db.transaction() as conn:
+            ok = await orders.update(
+                conn, oid, st.POLLED,
+                {"status": target, "panel_status": s.raw_status, "remains": remains,
+                 "start_count": s.start_count, "delivered": delivered, "refunded": refund,
+                 "charge": None if s.charge is None else str(s.charge),
+                 "finished_at": now, "updated_at": now, "next_poll_at": None},
+            )  # fmt: skip
+            if not ok:
+                return "same"
+            if refund > 0:
+                await ledger.post(
+                    conn,
+                    Posting(row["user_id"], refund, "refund", f"order:{oid}:refund", oid,
+                            note=f"panel status {s.raw_status}"),
+                    now,
+                )  # fmt: skip
+            user = await users.get(conn, row["user_id"])
+            await notices.to_user(
+                conn, user_row=user, key=f"order:{oid}:{target}", event=f"order_{target}",
+                payload={"order_id": oid, "delivered": delivered, "quantity": quantity,
+                         "refund": refund, "balance": user["balance"]},
+                now=now,
+            )  # fmt: skip
+        return "finished"
+
+    async def _panel_failed(self, row: aiosqlite.Row, s: OrderStatus) -> str:
+        """Fail/Error (or an unusable Partial): keep the money where it is, ask a human."""
+        now = self.ctx.now_iso()
+        reason = f"panel reported {s.raw_status!r} (remains {s.remains})"
+        async with self.ctx.db.transaction() as conn:
+            ok = await orders.update(
+                conn, row["id"], st.POLLED,
+                {"status": st.NEEDS_REVIEW, "panel_status": s.raw_status, "error": reason,
+                 "updated_at": now, "next_poll_at": None},
+            )  # fmt: skip
+            if not ok:
+                return "same"
+            user = await users.get(conn, row["user_id"])
+            await notices.to_user(
+                conn, user_row=user, key=f"order:{row['id']}:review", event="order_review",
+                payload={"order_id": row["id"]}, now=now,
+            )  # fmt: skip
+            await notices.to_admins(
+                conn, self.ctx.settings, key=f"order:{row['id']}:review", event="admin_review",
+                payload={"order_id": row["id"], "user_id": row["user_id"],
+                         "price": row["price"], "link": row["link"] or row["username"],
+                         "reason": reason, "panel_order_id": row["panel_order_id"]},
+                now=now,
+            )  # fmt: skip
+        return "changed"
+
+    async def _unknown_word(self, row: aiosqlite.Row, word: str) -> None:
+        now = self.ctx.now_iso()
+        log.warning("order %s: unknown panel status %r; still polling", row["id"], word)
+        async with self.ctx.db.transaction() as conn:
+            await orders.update(
+                conn, row["id"], st.POLLED,
+                {"panel_status": word, "updated_at": now,
+                 "next_poll_at": self.ctx.now_iso(seconds=self._interval())},
+            )  # fmt: skip
+            await notices.to_admins(
+                conn, self.ctx.settings, key=f"order:{row['id']}:unknown:{word[:40]}",
+                event="admin_unknown_status",
+                payload={"order_id": row["id"], "word": word,
+                         "panel_order_id": row["panel_order_id"]},
+                now=now,
+            )  # fmt: skip
+
+    # ---- subscriptions ----------------------------------------------------------------
+
+    async def _apply_subscription(self, row: aiosqlite.Row, s: OrderStatus) -> str:
+        ended = s.status in (PanelStatus.COMPLETED, PanelStatus.EXPIRED, PanelStatus.CANCELED)
+        if not ended:
+            target = st.IN_PROGRESS if s.status != PanelStatus.PENDING else st.PENDING
+            return await self._progress(row, s, target)
+        try:
+            used = await self._subscription_used_units(row, s)
+        except PanelError as exc:
+            log.warning("subscription %s: child statuses unavailable: %s", row["id"], exc)
+            return "same"
+        return await self._settle(row, s, used)
+
+    async def _subscription_used_units(self, row: aiosqlite.Row, s: OrderStatus) -> int:
+        """Units delivered, derived from the children's charges at the stored rate."""
+        if not s.child_orders:
+            return 0
+        batch = await self.ctx.panel.statuses(list(s.child_orders))
+        charge = sum(
+            (r.charge for r in batch.results.values() if isinstance(r, OrderStatus) and r.charge),
+            Decimal(0),
+        )
+        return money.units_from_charge(charge, Decimal(row["rate"]))
+
+    async def _settle(self, row: aiosqlite.Row, s: OrderStatus, used_units: int) -> str:
+        oid, price = row["id"], row["price"]
+        used_units = min(used_units, row["quantity"])
+        cost = min(price, money.order_price(row["price_per_1000"], used_units)) if used_units else 0
+        refund = price - cost
+        target = (
+            st.CANCELED if s.status == PanelStatus.CANCELED and used_units == 0 else st.COMPLETED
+        )
+        now = self.ctx.now_iso()
+        async with self.ctx.db.transaction() as conn:
+            ok = await orders.update(
+                conn, oid, st.POLLED,
+                {"status": target, "panel_status": s.raw_status, "delivered": used_units,
+                 "remains": row["quantity"] - used_units, "refunded": refund,
+                 "finished_at": now, "updated_at": now, "next_poll_at": None},
+            )  # fmt: skip
+            if not ok:
+                return "same"
+            if refund > 0:
+                await ledger.post(
+                    conn,
+                    Posting(row["user_id"], refund, "reserve_release",
+                            f"order:{oid}:refund", oid, note="subscription settled"),
+                    now,
+                )  # fmt: skip
+            user = await users.get(conn, row["user_id"])
+            await notices.to_user(
+                conn, user_row=user, key=f"order:{oid}:sub_ended", event="subscription_ended",
+                payload={"order_id": oid, "used": cost, "returned": refund,
+                         "delivered": used_units, "balance": user["balance"]},
+                now=now,
+            )  # fmt: skip
+        return "finished"
+
+    # ---- timed checks ----------------------------------------------------------------
+
+    async def alert_not_started(self) -> int:
+        """FAQ 3: queued for 48 h → tell the customer once, alert admins once."""
+        hours = self.ctx.settings.not_started_alert_hours
+        before = self.ctx.now_iso(seconds=-timedelta(hours=hours).total_seconds())
+        late = await orders.not_started_since(self.ctx.db.reader, before)
+        now = self.ctx.now_iso()
+        for row in late:
+            async with self.ctx.db.transaction() as conn:
+                if not await orders.update(conn, row["id"], st.QUEUED, {"late_alerted_at": now}):
+                    continue
+                user = await users.get(conn, row["user_id"])
+                await notices.to_user(
+                    conn, user_row=user, key=f"order:{row['id']}:late", event="order_late",
+                    payload={"order_id": row["id"], "hours": hours}, now=now,
+                )  # fmt: skip
+                await notices.to_admins(
+                    conn, self.ctx.settings, key=f"order:{row['id']}:late", event="admin_late",
+                    payload={"order_id": row["id"], "user_id": row["user_id"], "hours": hours,
+                             "panel_order_id": row["panel_order_id"]},
+                    now=now,
+                )  # fmt: skip
+        return len(late)
+
+    async def poll_refills(self) -> int:
+        """Refill requests in flight: tell the customer when one finishes or is rejected."""
+        rows = [
+            r
+            for r in await orders.with_status(self.ctx.db.reader, (st.COMPLETED,))
+            if r["refill_status"] in ("pending", "in_progress") and r["refill_id"]
+        ]
+        if not rows:
+            return 0
+        by_refill = {r["refill_id"]: r for r in rows}
+        try:
+            results = await self.ctx.panel.refill_statuses(list(by_refill))
+        except PanelError as exc:
+            log.warning("refill status poll failed: %s", exc)
+            return 0
+        changed = 0
+        for refill_id, res in results.items():
+            row = by_refill.get(refill_id)
+            if row is None or isinstance(res, ItemError) or res.status == row["refill_status"]:
+                continue
+            changed += await self._refill_changed(row, res.status)
+        return changed
+
+    async def _refill_changed(self, row: aiosqlite.Row, status: str) -> int:
+        now = self.ctx.now_iso()
+        async with self.ctx.db.transaction() as conn:
+            await orders.update(
+                conn, row["id"], st.COMPLETED, {"refill_status": status, "updated_at": now}
+            )
+            if status in ("completed", "rejected", "canceled", "error"):
+                user = await users.get(conn, row["user_id"])
+                event = "refill_finished" if status == "completed" else "refill_rejected"
+                await notices.to_user(
+                    conn, user_row=user, key=f"order:{row['id']}:refill:{row['refill_id']}:end",
+                    event=event, payload={"order_id": row["id"]}, now=now,
+                )  # fmt: skip
+        return 1

@@ -1,0 +1,32 @@
+"""The shop: one object the front ends (Telegram today, Kakao later) talk to."""
+
+from __future__ import annotations
+
+from shop.catalog import CatalogService
+from shop.context import ShopContext
+from shop.fulfilment import FulfilmentService
+from shop.orders import OrderService
+from shop.support import SupportState, state_at
+from shop.topups import TopupService
+from shop.users import UserService
+from storage import ledger
+
+
+class Shop:
+    def __init__(self, ctx: ShopContext) -> None:
+        self.ctx = ctx
+        self.settings = ctx.settings
+        self.users = UserService(ctx)
+        self.catalog = CatalogService(ctx)
+        self.orders = OrderService(ctx, self.catalog)
+        self.fulfilment = FulfilmentService(ctx)
+        self.topups = TopupService(ctx)
+
+    def support_state(self) -> SupportState:
+        return state_at(self.ctx.now(), self.settings.timezone)
+
+    def is_admin(self, telegram_id: int) -> bool:
+        return telegram_id in self.settings.admin_ids
+
+    async def check_ledger(self) -> dict[str, list[tuple]]:
+        return await ledger.check_invariants(self.ctx.db.reader)

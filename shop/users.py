@@ -1,0 +1,88 @@
+"""Customers: registration on first contact, terms acceptance, account summary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shop.context import ShopContext
+from shop.models import User
+from storage import ledger, orders, topups, users
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerLine:
+    amount: int
+    kind: str
+    order_id: int | None
+    balance_after: int
+    created_at: str
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    user: User
+    total_spent: int
+    pending_topups: int
+    pending_topup_amount: int
+    recent: list[LedgerLine]
+    order_count: int
+
+
+def _lang(language_code: str | None) -> str:
+    return "en" if (language_code or "").lower().startswith("en") else "ko"
+
+
+class UserService:
+    def __init__(self, ctx: ShopContext) -> None:
+        self.ctx = ctx
+
+    async def ensure(
+        self, telegram_id: int, username: str | None, first_name: str, language_code: str | None
+    ) -> User:
+        async with self.ctx.db.transaction() as conn:
+            row = await users.upsert_telegram(
+                conn, telegram_id, username, first_name or "", _lang(language_code),
+                self.ctx.now_iso(),
+            )  # fmt: skip
+        return User.from_row(row)
+
+    async def by_telegram(self, telegram_id: int) -> User | None:
+        row = await users.get_by_telegram(self.ctx.db.reader, telegram_id)
+        return None if row is None else User.from_row(row)
+
+    async def get(self, user_id: int) -> User | None:
+        row = await users.get(self.ctx.db.reader, user_id)
+        return None if row is None else User.from_row(row)
+
+    async def find(self, query: str) -> User | None:
+        """By Telegram id or @username (admin lookup)."""
+        q = query.strip()
+        if q.lstrip("-").isdigit():
+            return await self.by_telegram(int(q))
+        row = await users.find_by_username(self.ctx.db.reader, q.lstrip("@"))
+        return None if row is None else User.from_row(row)
+
+    async def accept_terms(self, user_id: int) -> None:
+        async with self.ctx.db.transaction() as conn:
+            await users.set_terms_accepted(conn, user_id, self.ctx.now_iso())
+
+    async def account(self, user_id: int, recent: int = 5) -> Account:
+        conn = self.ctx.db.reader
+        row = await users.get(conn, user_id)
+        if row is None:
+            raise LookupError(user_id)
+        pending = await topups.pending(conn, user_id)
+        lines = [
+            LedgerLine(r["amount"], r["kind"], r["order_id"], r["balance_after"],
+                       r["created_at"], r["note"])
+            for r in await ledger.recent(conn, user_id, recent)
+        ]  # fmt: skip
+        return Account(
+            user=User.from_row(row),
+            total_spent=await orders.total_spent(conn, user_id),
+            pending_topups=len(pending),
+            pending_topup_amount=sum(t["amount"] for t in pending),
+            recent=lines,
+            order_count=await orders.count_for_user(conn, user_id),
+        )

@@ -1,0 +1,130 @@
+"""orders table. Status changes are compare-and-set on the current status."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import aiosqlite
+
+from storage.columns import set_clause
+from storage.errors import DuplicateActiveJob
+
+INSERTABLE = (
+    "user_id", "service_id", "confirm_token", "kind", "link", "job_key", "quantity", "runs",
+    "interval", "comments", "username", "sub_min", "sub_max", "sub_posts", "sub_delay",
+    "sub_expiry", "price", "price_per_1000", "rate", "status", "created_at", "updated_at",
+)  # fmt: skip
+
+UPDATABLE = frozenset(
+    {
+        "status", "panel_order_id", "panel_status", "charge", "remains", "start_count",
+        "delivered", "refunded", "error", "updated_at", "submitted_at", "started_at",
+        "finished_at", "next_poll_at", "poll_failures", "late_alerted_at",
+        "cancel_requested_at", "refill_id", "refill_status", "refill_requested_at",
+    }
+)  # fmt: skip
+
+ACTIVE = ("created", "submitting", "pending", "processing", "in_progress", "needs_review")
+POLLABLE = ("pending", "processing", "in_progress")
+
+
+async def insert(conn: aiosqlite.Connection, values: Mapping[str, Any]) -> int:
+    cols = [c for c in INSERTABLE if c in values]
+    sql = (
+        f"INSERT INTO orders ({', '.join(cols)}) "  # noqa: S608 - allow-listed names
+        f"VALUES ({', '.join('?' * len(cols))})"
+    )
+    try:
+        cur = await conn.execute(sql, [values[c] for c in cols])
+    except sqlite3.IntegrityError as exc:
+        if "orders.service_id, orders.job_key" in str(exc):
+            raise DuplicateActiveJob from exc
+        raise
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+async def get(conn: aiosqlite.Connection, order_id: int) -> aiosqlite.Row | None:
+    async with conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)) as cur:
+        return await cur.fetchone()
+
+
+async def get_by_token(conn: aiosqlite.Connection, token: str) -> aiosqlite.Row | None:
+    async with conn.execute("SELECT * FROM orders WHERE confirm_token = ?", (token,)) as cur:
+        return await cur.fetchone()
+
+
+async def find_active_job(
+    conn: aiosqlite.Connection, service_id: int, job_key: str
+) -> aiosqlite.Row | None:
+    sql = """SELECT * FROM orders WHERE service_id = ? AND job_key = ?
+             AND status IN (SELECT value FROM json_each(?))"""
+    async with conn.execute(sql, (service_id, job_key, json.dumps(ACTIVE))) as cur:
+        return await cur.fetchone()
+
+
+async def update(
+    conn: aiosqlite.Connection,
+    order_id: int,
+    expect_status: str | Iterable[str],
+    fields: Mapping[str, Any],
+) -> bool:
+    """Set ``fields`` only if the order's status is one of ``expect_status``."""
+    expected = (expect_status,) if isinstance(expect_status, str) else tuple(expect_status)
+    sql = (
+        f"UPDATE orders SET {set_clause(UPDATABLE, fields)} "  # noqa: S608 - allow-listed
+        "WHERE id = ? AND status IN (SELECT value FROM json_each(?))"
+    )
+    cur = await conn.execute(sql, (*fields.values(), order_id, json.dumps(expected)))
+    return cur.rowcount == 1
+
+
+async def list_for_user(
+    conn: aiosqlite.Connection, user_id: int, limit: int, offset: int
+) -> list[aiosqlite.Row]:
+    sql = """SELECT o.*, s.name AS service_name FROM orders o
+             JOIN services s ON s.id = o.service_id
+             WHERE o.user_id = ? ORDER BY o.id DESC LIMIT ? OFFSET ?"""
+    async with conn.execute(sql, (user_id, limit, offset)) as cur:
+        return list(await cur.fetchall())
+
+
+async def count_for_user(conn: aiosqlite.Connection, user_id: int) -> int:
+    async with conn.execute("SELECT COUNT(*) FROM orders WHERE user_id = ?", (user_id,)) as cur:
+        row = await cur.fetchone()
+    return int(row[0])
+
+
+async def with_status(
+    conn: aiosqlite.Connection, statuses: Iterable[str], limit: int = 100_000
+) -> list[aiosqlite.Row]:
+    sql = """SELECT * FROM orders WHERE status IN (SELECT value FROM json_each(?))
+             ORDER BY id LIMIT ?"""
+    async with conn.execute(sql, (json.dumps(tuple(statuses)), limit)) as cur:
+        return list(await cur.fetchall())
+
+
+async def due_for_poll(conn: aiosqlite.Connection, now: str, limit: int) -> list[aiosqlite.Row]:
+    sql = """SELECT id, panel_order_id, kind, poll_failures FROM orders
+             WHERE status IN (SELECT value FROM json_each(?)) AND panel_order_id IS NOT NULL
+             AND (next_poll_at IS NULL OR next_poll_at <= ?) ORDER BY id LIMIT ?"""
+    async with conn.execute(sql, (json.dumps(POLLABLE), now, limit)) as cur:
+        return list(await cur.fetchall())
+
+
+async def not_started_since(conn: aiosqlite.Connection, before: str) -> list[aiosqlite.Row]:
+    """Orders still queued at the panel since ``before`` that nobody was alerted about."""
+    sql = """SELECT * FROM orders WHERE status IN ('pending', 'processing')
+             AND submitted_at <= ? AND late_alerted_at IS NULL ORDER BY id"""
+    async with conn.execute(sql, (before,)) as cur:
+        return list(await cur.fetchall())
+
+
+async def total_spent(conn: aiosqlite.Connection, user_id: int) -> int:
+    sql = "SELECT COALESCE(SUM(price - refunded), 0) FROM orders WHERE user_id = ?"
+    async with conn.execute(sql, (user_id,)) as cur:
+        row = await cur.fetchone()
+    return int(row[0])

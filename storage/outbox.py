@@ -1,0 +1,61 @@
+"""outbox table: notifications written with the change that causes them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiosqlite
+
+
+async def enqueue(
+    conn: aiosqlite.Connection,
+    *,
+    dedupe_key: str,
+    chat_id: int,
+    event: str,
+    payload: dict[str, Any],
+    now: str,
+    user_id: int | None = None,
+) -> bool:
+    """Queue one message; a second row with the same dedupe key is ignored."""
+    cur = await conn.execute(
+        """INSERT INTO outbox (dedupe_key, chat_id, user_id, event, payload, next_attempt_at,
+                               created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING""",
+        (dedupe_key, chat_id, user_id, event, json.dumps(payload, ensure_ascii=False), now, now),
+    )
+    return cur.rowcount == 1
+
+
+async def due(conn: aiosqlite.Connection, now: str, limit: int) -> list[aiosqlite.Row]:
+    sql = """SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?
+             ORDER BY id LIMIT ?"""
+    async with conn.execute(sql, (now, limit)) as cur:
+        return list(await cur.fetchall())
+
+
+async def mark(
+    conn: aiosqlite.Connection, row_id: int, status: str, now: str, error: str | None = None
+) -> None:
+    await conn.execute(
+        """UPDATE outbox SET status = ?, sent_at = ?, last_error = ?, attempts = attempts + 1
+           WHERE id = ? AND status = 'pending'""",
+        (status, now, error, row_id),
+    )
+
+
+async def retry_later(
+    conn: aiosqlite.Connection, row_id: int, next_attempt_at: str, error: str
+) -> None:
+    await conn.execute(
+        """UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?
+           WHERE id = ? AND status = 'pending'""",
+        (next_attempt_at, error, row_id),
+    )
+
+
+async def counts(conn: aiosqlite.Connection, prefix: str) -> dict[str, int]:
+    sql = "SELECT status, COUNT(*) FROM outbox WHERE dedupe_key LIKE ? GROUP BY status"
+    async with conn.execute(sql, (prefix + "%",)) as cur:
+        return {r[0]: r[1] for r in await cur.fetchall()}

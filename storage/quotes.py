@@ -1,0 +1,40 @@
+"""quotes table: confirmation cards whose price is honoured when confirmed."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+
+async def insert(
+    conn: aiosqlite.Connection,
+    token: str,
+    user_id: int,
+    service_id: int,
+    params: str,
+    price: int,
+    price_per_1000: int,
+    rate: str,
+    now: str,
+    expires_at: str,
+) -> None:
+    await conn.execute(
+        """INSERT INTO quotes (token, user_id, service_id, params, price, price_per_1000, rate,
+                               created_at, expires_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        (token, user_id, service_id, params, price, price_per_1000, rate, now, expires_at),
+    )
+
+
+async def get(conn: aiosqlite.Connection, token: str) -> aiosqlite.Row | None:
+    async with conn.execute("SELECT * FROM quotes WHERE token = ?", (token,)) as cur:
+        return await cur.fetchone()
+
+
+async def purge_expired(conn: aiosqlite.Connection, before: str) -> int:
+    """Drop quotes that expired and were never used for an order."""
+    cur = await conn.execute(
+        """DELETE FROM quotes WHERE expires_at < ?
+           AND token NOT IN (SELECT confirm_token FROM orders)""",
+        (before,),
+    )
+    return cur.rowcount

@@ -1,0 +1,62 @@
+"""users table."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+
+async def get(conn: aiosqlite.Connection, user_id: int) -> aiosqlite.Row | None:
+    async with conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)) as cur:
+        return await cur.fetchone()
+
+
+async def get_by_telegram(conn: aiosqlite.Connection, telegram_id: int) -> aiosqlite.Row | None:
+    async with conn.execute("SELECT * FROM users WHERE telegram_id = ?", (telegram_id,)) as cur:
+        return await cur.fetchone()
+
+
+async def find_by_username(conn: aiosqlite.Connection, username: str) -> aiosqlite.Row | None:
+    sql = "SELECT * FROM users WHERE username = ? COLLATE NOCASE ORDER BY id LIMIT 1"
+    async with conn.execute(sql, (username,)) as cur:
+        return await cur.fetchone()
+
+
+async def upsert_telegram(
+    conn: aiosqlite.Connection,
+    telegram_id: int,
+    username: str | None,
+    first_name: str,
+    language: str,
+    now: str,
+) -> aiosqlite.Row:
+    await conn.execute(
+        """
+        INSERT INTO users (telegram_id, username, first_name, language, created_at, last_seen_at)
+        VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (telegram_id) DO UPDATE SET
+            username = excluded.username, first_name = excluded.first_name,
+            language = excluded.language, last_seen_at = excluded.last_seen_at,
+            blocked_at = NULL
+        """,
+        (telegram_id, username, first_name, language, now, now),
+    )
+    row = await get_by_telegram(conn, telegram_id)
+    assert row is not None
+    return row
+
+
+async def set_terms_accepted(conn: aiosqlite.Connection, user_id: int, now: str) -> None:
+    await conn.execute(
+        "UPDATE users SET terms_accepted_at = ? WHERE id = ? AND terms_accepted_at IS NULL",
+        (now, user_id),
+    )
+
+
+async def set_blocked(conn: aiosqlite.Connection, user_id: int, now: str | None) -> None:
+    await conn.execute("UPDATE users SET blocked_at = ? WHERE id = ?", (now, user_id))
+
+
+async def list_reachable(conn: aiosqlite.Connection) -> list[aiosqlite.Row]:
+    sql = "SELECT * FROM users WHERE telegram_id IS NOT NULL AND blocked_at IS NULL ORDER BY id"
+    async with conn.execute(sql) as cur:
+        return list(await cur.fetchall())
