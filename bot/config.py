@@ -178,7 +178,7 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Conf
     # A relative database path is relative to the config file, so cwd does not matter.
     db = Path(config.storage.path)
     if not db.is_absolute():
-        db = path.parent / db
+        db = path.resolve().parent / db
         config = config.model_copy(
             update={"storage": config.storage.model_copy(update={"path": str(db)})}
         )

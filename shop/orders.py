@@ -201,6 +201,10 @@ class OrderService:
             missing = q["price"] - (user["balance"] if user else 0)
             return PlaceResult(PlaceOutcome.INSUFFICIENT, missing=max(missing, 1))
         except DuplicateActiveJob:
+            # Either another job on the same link, or this very token confirmed twice.
+            row = await orders.get_by_token(self.ctx.db.reader, token)
+            if row is not None:
+                return self._replayed(user_id, row)
             return PlaceResult(PlaceOutcome.DUPLICATE_JOB)
         except sqlite3.IntegrityError as exc:
             # The same token confirmed concurrently: the other call created the order.

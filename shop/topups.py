@@ -191,8 +191,9 @@ class TopupService:
         for row in await topups.pending_before(self.ctx.db.reader, before):
             now = self.ctx.now_iso()
             async with self.ctx.db.transaction() as conn:
-                if not await topups.update(conn, row["id"], "pending", {"status": "expired",
-                                                                         "decided_at": now}):
+                if not await topups.update(
+                    conn, row["id"], "pending", {"status": "expired", "decided_at": now}
+                ):
                     continue  # fmt: skip
                 user = await users.get(conn, row["user_id"])
                 await notices.to_user(

@@ -1,0 +1,41 @@
+"""``python -m bot run``: long polling until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from bot.app import build_application, open_shop
+from bot.config import Config, require_token
+from bot.logging_setup import install_secret_filter
+
+log = logging.getLogger(__name__)
+
+
+async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
+    runtime = await open_shop(config)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        app = build_application(config, runtime.shop)
+        async with app:
+            await app.start()
+            await app.updater.start_polling(allowed_updates=["message", "callback_query",
+                                                              "pre_checkout_query"])  # fmt: skip
+            log.info("shop %s is running", config.shop.name)
+            await stop.wait()
+            log.info("stopping")
+            await app.updater.stop()
+            await app.stop()
+    finally:
+        await runtime.close()
+
+
+def run(config: Config) -> int:
+    require_token(config)
+    install_secret_filter(config.secrets())
+    asyncio.run(serve(config))
+    return 0

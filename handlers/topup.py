@@ -1,0 +1,7 @@
+"""Placeholder: filled in by its feature."""
+
+from telegram.ext import Application
+
+
+def register(app: Application) -> None:
+    pass
