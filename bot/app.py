@@ -90,11 +90,30 @@ async def _set_commands(app: Application) -> None:
     await app.bot.set_my_commands([BotCommand(c, t("ko", f"commands.{c}")) for c in COMMANDS])
 
 
-async def _post_init(app: Application) -> None:
+async def start_bot(app: Application, *, poll_timeout: int = 30) -> None:
+    """Initialize, register commands, run start-up jobs, then long-poll.
+
+    (``post_init`` only runs under ``run_polling``; we own the loop, so do it here.)
+    """
+    await app.initialize()
     await _set_commands(app)
     hook = app.bot_data.get("on_start")
     if hook is not None:
         await hook(app)
+    await app.start()
+    await app.updater.start_polling(
+        poll_interval=0,
+        timeout=poll_timeout,
+        allowed_updates=["message", "callback_query", "pre_checkout_query"],
+    )
+
+
+async def stop_bot(app: Application) -> None:
+    if app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()
 
 
 def build_application(
@@ -111,7 +130,6 @@ def build_application(
         .token(require_token(config))
         .base_url(config.telegram.base_url)
         .concurrent_updates(PerUserUpdateProcessor(256))
-        .post_init(_post_init)
         .get_updates_read_timeout(35)
     )
     if rate_limiter:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 
-from bot.app import build_application, open_shop
+from bot.app import build_application, open_shop, start_bot, stop_bot
 from bot.config import Config, require_token
 from bot.logging_setup import install_secret_filter
 
@@ -21,15 +21,13 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         app = build_application(config, runtime.shop)
-        async with app:
-            await app.start()
-            await app.updater.start_polling(allowed_updates=["message", "callback_query",
-                                                              "pre_checkout_query"])  # fmt: skip
+        await start_bot(app)
+        try:
             log.info("shop %s is running", config.shop.name)
             await stop.wait()
             log.info("stopping")
-            await app.updater.stop()
-            await app.stop()
+        finally:
+            await stop_bot(app)
     finally:
         await runtime.close()
 

@@ -22,7 +22,7 @@ ADMIN = 9000
 
 @pytest.fixture
 async def shop(tmp_path, panel):
-    sim, client = panel
+    _sim, client = panel
     async with Database(tmp_path / "shop.sqlite3") as db:
         settings = ShopSettings(admin_ids=(ADMIN,), exchange_rate=Decimal(1400),
                                 markup_percent=Decimal(50))  # fmt: skip

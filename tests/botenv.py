@@ -1,0 +1,106 @@
+"""A whole shop for tests: panel simulator + Bot API emulator + real SQLite + the real bot.
+
+Everything talks real HTTP on 127.0.0.1. ``running_shop`` can be entered twice on the
+same folder to test a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from telegram.ext import Application
+
+from bot.app import ShopRuntime, build_application, open_shop, start_bot, stop_bot
+from bot.config import Config, parse_config
+from sandbox.panel import PanelSimulator, serve_panel
+from sandbox.telegram import BotApiEmulator, FakeUser, serve_telegram
+from shop.clock import ManualClock
+from shop.shop import Shop
+
+TOKEN = "424242:TeSt-BoT-ToKeN-qwerty"
+PANEL_KEY = "tEsT-pAnEl-SeCrEt-9f8e7d6c5b4a"
+ADMIN_IDS = (9001, 9002)
+
+
+@dataclass
+class ShopEnv:
+    sim: PanelSimulator
+    emu: BotApiEmulator
+    runtime: ShopRuntime
+    app: Application
+    config: Config
+    clock: ManualClock
+
+    @property
+    def shop(self) -> Shop:
+        return self.runtime.shop
+
+    def user(self, user_id: int, language_code: str = "ko", **kw: Any) -> FakeUser:
+        return self.emu.user(user_id, first_name=kw.pop("first_name", f"고객{user_id}"),
+                             language_code=language_code, **kw)  # fmt: skip
+
+    def admin(self, n: int = 0) -> FakeUser:
+        return self.emu.user(ADMIN_IDS[n], first_name=f"관리자{n}", language_code="ko")
+
+    async def credit(self, user_id: int, amount: int) -> int:
+        """Give a customer balance through the real top-up path; returns the new balance."""
+        user = await self.shop.users.ensure(user_id, None, f"고객{user_id}", "ko")
+        topup = await self.shop.topups.request_bank(user.id, amount, f"입금{user_id}")
+        result = await self.shop.topups.approve(topup.id, ADMIN_IDS[0])
+        assert result.balance is not None
+        return result.balance
+
+    async def balance(self, user_id: int) -> int:
+        user = await self.shop.users.by_telegram(user_id)
+        return 0 if user is None else user.balance
+
+
+def make_config(folder: Path, emu_url: str, panel_url: str, **overrides: Any) -> Config:
+    raw: dict[str, Any] = {
+        "telegram": {"token": TOKEN, "base_url": emu_url, "admin_ids": list(ADMIN_IDS)},
+        "provider": {"url": panel_url, "key": PANEL_KEY, "timeout_seconds": 5},
+        "storage": {"path": str(folder / "shop.sqlite3")},
+        "topup": {"krw_per_star": 20},
+    }
+    for section, values in overrides.items():
+        raw.setdefault(section, {}).update(values)
+    return parse_config(raw, environ={})
+
+
+@asynccontextmanager
+async def running_shop(
+    folder: Path,
+    *,
+    sim: PanelSimulator | None = None,
+    emu: BotApiEmulator | None = None,
+    clock: ManualClock | None = None,
+    schedule: bool = False,
+    sync: bool = True,
+    **config_overrides: Any,
+) -> AsyncIterator[ShopEnv]:
+    """Start the stand-ins (unless given, e.g. to survive a bot restart) and the bot."""
+    sim = sim or PanelSimulator(api_key=PANEL_KEY, auto_advance=False)
+    emu = emu or BotApiEmulator(TOKEN)
+    panel_srv = await serve_panel(sim)
+    tg_srv = await serve_telegram(emu)
+    clock = clock or ManualClock()
+    config = make_config(folder, tg_srv.base_url, panel_srv.url, **config_overrides)
+    runtime = await open_shop(config, clock=clock)
+    try:
+        if sync:
+            await runtime.shop.catalog.sync()
+        app = build_application(config, runtime.shop, schedule=schedule)
+        await start_bot(app, poll_timeout=1)
+        try:
+            yield ShopEnv(sim, emu, runtime, app, config, clock)
+        finally:
+            await stop_bot(app)
+    finally:
+        await runtime.close()
+        await tg_srv.stop()
+        await panel_srv.stop()
+        emu.resume()
