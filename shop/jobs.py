@@ -1,0 +1,107 @@
+"""Small shop-level timed use-cases the scheduler runs (logic only; wiring is in bot/jobs.py)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from fulfillment.models import PanelError
+from shop import notices
+from shop.context import ShopContext
+from storage import kv, outbox, quotes, users
+
+log = logging.getLogger(__name__)
+
+KV_NS = "alerts"
+LOW_BALANCE_KEY = "panel_balance_low"
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    id: int
+    chat_id: int
+    event: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+class ShopJobs:
+    def __init__(self, ctx: ShopContext) -> None:
+        self.ctx = ctx
+
+    # ---- panel balance -----------------------------------------------------------------
+
+    async def check_panel_balance(self) -> bool | None:
+        """Alert admins once per low-balance episode; returns whether it is low (None: unknown).
+
+        The flag in kv is set with the alert and cleared when the balance recovers, so the
+        next drop alerts again but an hourly check of the same episode does not.
+        """
+        try:
+            bal = await self.ctx.panel.balance()
+        except PanelError as exc:
+            log.warning("panel balance check failed: %s", exc)
+            return None
+        threshold = self.ctx.settings.panel_balance_alert_below
+        low = bal.amount < threshold
+        now = self.ctx.now_iso()
+        async with self.ctx.db.transaction() as conn:
+            episode = await kv.get(conn, KV_NS, LOW_BALANCE_KEY)
+            if not low:
+                if episode is not None:
+                    await kv.delete(conn, KV_NS, LOW_BALANCE_KEY)
+                return False
+            if episode is not None:
+                return True
+            await kv.put(conn, KV_NS, LOW_BALANCE_KEY, {"since": now, "amount": str(bal.amount)},
+                         now)  # fmt: skip
+            await notices.to_admins(
+                conn, self.ctx.settings, key=f"panel_balance:{now}", event="admin_panel_balance",
+                payload={"balance": str(bal.amount), "currency": bal.currency or "",
+                         "threshold": str(Decimal(threshold))},
+                now=now,
+            )  # fmt: skip
+        return True
+
+    # ---- housekeeping ------------------------------------------------------------------
+
+    async def purge_quotes(self) -> int:
+        """Confirmation cards that expired unused are dropped."""
+        async with self.ctx.db.transaction() as conn:
+            return await quotes.purge_expired(conn, self.ctx.now_iso())
+
+    # ---- outbox (used by the bot's notifier) ---------------------------------------------
+
+    async def due_notices(self, limit: int) -> list[OutboxRow]:
+        rows = await outbox.due(self.ctx.db.reader, self.ctx.now_iso(), limit)
+        return [
+            OutboxRow(r["id"], r["chat_id"], r["event"], json.loads(r["payload"]), r["attempts"])
+            for r in rows
+        ]
+
+    async def notice_sent(self, row_id: int) -> None:
+        async with self.ctx.db.transaction() as conn:
+            await outbox.mark(conn, row_id, "sent", self.ctx.now_iso())
+
+    async def notice_failed(self, row_id: int, error: str, *, skipped: bool = False) -> None:
+        status = "skipped" if skipped else "failed"
+        async with self.ctx.db.transaction() as conn:
+            await outbox.mark(conn, row_id, status, self.ctx.now_iso(), error[:500])
+
+    async def notice_retry(self, row_id: int, after_seconds: float, error: str) -> None:
+        async with self.ctx.db.transaction() as conn:
+            await outbox.retry_later(
+                conn, row_id, self.ctx.now_iso(seconds=after_seconds), error[:500]
+            )
+
+    async def mark_blocked(self, telegram_id: int) -> bool:
+        """The customer blocked the bot: stop counting them as reachable (cleared on /start)."""
+        async with self.ctx.db.transaction() as conn:
+            row = await users.get_by_telegram(conn, telegram_id)
+            if row is None or row["blocked_at"] is not None:
+                return False
+            await users.set_blocked(conn, row["id"], self.ctx.now_iso())
+        return True
