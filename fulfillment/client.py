@@ -132,7 +132,8 @@ class PanelClient:
         return self._single(data, "status", parse.parse_order_status)
 
     async def statuses(self, ids: Iterable[str]) -> StatusBatch:
-        """Poll many orders, ≤100 ids per call. ``calls`` counts HTTP requests sent."""
+        """Poll many orders, ≤100 ids per call; per-id errors become ItemError, a
+        whole-call error raises. ``calls`` counts HTTP requests sent (retries included)."""
         batch = StatusBatch()
         counter = [0]
         for chunk in _chunks(ids):
@@ -148,7 +149,7 @@ class PanelClient:
     async def refill(self, order_id: str) -> str:
         data = await self._call("refill", {"order": str(order_id)}, retry=False)
         value = data.get("refill") if isinstance(data, dict) else None
-        refill_id = parse.to_id(value)
+        refill_id = _refill_id(value)
         if refill_id is not None:
             return refill_id
         if isinstance(value, dict) or (isinstance(data, dict) and "error" in data):
@@ -163,7 +164,7 @@ class PanelClient:
             data = await self._call("refill", {"orders": ",".join(chunk)}, retry=False)
             for order_id, entry in parse.match_batch(chunk, data, ("order",)).items():
                 value = entry.get("refill", entry) if isinstance(entry, dict) else entry
-                refill_id = parse.to_id(value)
+                refill_id = _refill_id(value)
                 result[order_id] = refill_id if refill_id is not None else self._item_error(value)
         return result
 
@@ -255,10 +256,8 @@ class PanelClient:
                 f"{action}: cannot connect to the panel ({type(exc).__name__})",
                 request_sent=False,
             ) from None
-        except httpx.UnsupportedProtocol:
-            raise PanelUnavailable(
-                f"{action}: unsupported panel URL scheme", request_sent=False
-            ) from None
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL):
+            raise PanelUnavailable(f"{action}: invalid panel URL", request_sent=False) from None
         except httpx.TimeoutException as exc:
             raise PanelUnavailable(f"{action}: no answer in time ({type(exc).__name__})") from None
         except httpx.HTTPError as exc:
@@ -336,7 +335,8 @@ def add_fields(req: AddRequest) -> dict[str, str]:
         fields["link"] = _required(req.link, "link")
     elif req.type is ServiceType.CUSTOM_COMMENTS:
         fields["link"] = _required(req.link, "link")
-        lines = [c.strip() for c in req.comments if c.strip()]
+        # one comment per line: a newline inside a comment would count as two
+        lines = [" ".join(c.split()) for c in req.comments if c.strip()]
         if not lines:
             raise ValueError("custom comments need at least one comment")
         fields["comments"] = "\n".join(lines)  # the panel counts lines as the quantity
@@ -363,6 +363,12 @@ def _required(value: _T | None, name: str) -> _T:
 def _chunks(ids: Iterable[str]) -> list[list[str]]:
     unique = list(dict.fromkeys(str(i) for i in ids))  # keep order, drop repeats
     return [unique[i : i + MAX_IDS_PER_CALL] for i in range(0, len(unique), MAX_IDS_PER_CALL)]
+
+
+def _refill_id(value: Any) -> str | None:
+    """A refill id (int or token); a sentence in its place is an error text."""
+    ident = parse.to_id(value)
+    return None if ident is None or any(c.isspace() for c in ident) else ident
 
 
 def _is_error_word(value: Any) -> bool:

@@ -24,6 +24,7 @@ from fulfillment.models import (
 )
 
 MISSING: Any = object()  # marker: the panel said nothing about an id
+_THOUSANDS = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
 
 
 # --- body -----------------------------------------------------------------------------
@@ -88,7 +89,13 @@ def to_decimal(value: Any) -> Decimal | None:
     elif isinstance(value, float):
         result = Decimal(repr(value))  # only reached if a caller bypassed parse_body
     elif isinstance(value, str):
-        text = value.strip().replace(",", "").replace(" ", "")
+        text = value.strip()
+        if "," in text:
+            # "1,234.50" is a thousands separator; "0,27" (decimal comma) is ambiguous
+            # and must not silently become 27.
+            if not _THOUSANDS.fullmatch(text):
+                return None
+            text = text.replace(",", "")
         if not text:
             return None
         try:
