@@ -30,6 +30,7 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--key", default="demo-key", help="API key the simulator accepts")
     sim.add_argument("--speed", type=float, default=10.0, help="seconds per order stage")
+    sim.add_argument("--balance", default="1000", help="simulated panel balance (USD)")
 
     check = sub.add_parser("check", help="verify the ledger invariants of the database")
     check.add_argument("--config", default=DEFAULT_CONFIG)
@@ -68,7 +69,9 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "simulator":
         from sandbox.panel import run_panel_blocking
 
-        run_panel_blocking(port=args.port, host=args.host, key=args.key, speed=args.speed)
+        run_panel_blocking(
+            port=args.port, host=args.host, api_key=args.key, speed=args.speed, balance=args.balance
+        )
         return 0
     if args.command == "check":
         from bot.maintenance import check_database
