@@ -1,0 +1,310 @@
+"""Admin use-cases: review queue, balance adjustments, broadcasts, stats, services.
+
+Every method takes the acting admin's Telegram id and refuses anyone not in
+``settings.admin_ids`` at execution time, whatever the front end already checked.
+Money moves only through compare-and-set plus a ledger row with a unique key, so a
+second press changes nothing; every action writes an audit row.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from fulfillment.models import PanelError
+from shop import notices
+from shop import statuses as st
+from shop.clock import iso
+from shop.context import ShopContext
+from shop.models import Order, User
+from shop.parsing import InputError
+from shop.topups import Decision
+from storage import admin_queries, audit, ledger, orders, outbox, services, users
+from storage.errors import InsufficientBalance
+from storage.ledger import Posting
+
+log = logging.getLogger(__name__)
+
+MAX_REASON = 300
+
+
+@dataclass(frozen=True, slots=True)
+class AdminResult:
+    decision: Decision
+    order: Order | None = None
+    balance: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    orders: int
+    revenue: int  # charged − refunded
+    refunds: int
+    margin: int  # revenue − panel charge × exchange rate (orders with a known charge)
+    new_customers: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    customers: int
+    periods: dict[str, Period] = field(default_factory=dict)  # "today", "7d", "30d"
+
+
+def check_reason(reason: str | None) -> str:
+    text = (reason or "").strip()
+    if not text:
+        raise InputError("admin.reason_required")
+    return text[:MAX_REASON]
+
+
+class AdminService:
+    def __init__(self, ctx: ShopContext) -> None:
+        self.ctx = ctx
+
+    def allowed(self, admin_id: int, action: str) -> bool:
+        if admin_id in self.ctx.settings.admin_ids:
+            return True
+        log.warning("non-admin %s attempted %s", admin_id, action)
+        return False
+
+    # ---- review queue --------------------------------------------------------------
+
+    async def review_queue(self, admin_id: int) -> list[Order]:
+        if not self.allowed(admin_id, "review_queue"):
+            return []
+        return [Order.from_row(r) for r in await admin_queries.needs_review(self.ctx.db.reader)]
+
+    async def refund_review(self, admin_id: int, order_id: int) -> AdminResult:
+        """needs_review → failed with a full refund, at most once."""
+        if not self.allowed(admin_id, f"refund order {order_id}"):
+            return AdminResult(Decision.FORBIDDEN)
+        now = self.ctx.now_iso()
+        async with self.ctx.db.transaction() as conn:
+            row = await orders.get(conn, order_id)
+            if row is None:
+                return AdminResult(Decision.NOT_FOUND)
+            ok = await orders.update(
+                conn, order_id, st.NEEDS_REVIEW,
+                {"status": st.FAILED, "refunded": row["price"], "finished_at": now,
+                 "updated_at": now, "error": "refunded by admin after review"},
+            )  # fmt: skip
+            if not ok:
+                return AdminResult(Decision.ALREADY, Order.from_row(row))
+            # Same key as an automatic failure refund: the two can never both happen.
+            await ledger.post(
+                conn,
+                Posting(row["user_id"], row["price"], "refund", f"order:{order_id}:refund",
+                        order_id, note="refund after review", actor=admin_id),
+                now,
+            )  # fmt: skip
+            user = await users.get(conn, row["user_id"])
+            await notices.to_user(
+                conn, user_row=user, key=f"order:{order_id}:failed", event="order_failed",
+                payload={"order_id": order_id, "balance": user["balance"]}, now=now,
+            )  # fmt: skip
+            await audit.record(
+                conn, actor_id=admin_id, action="order.review_refund", target=f"order:{order_id}",
+                before={"status": row["status"], "refunded": row["refunded"]},
+                after={"status": st.FAILED, "refunded": row["price"]}, now=now,
+            )  # fmt: skip
+            final = await orders.get(conn, order_id)
+        return AdminResult(Decision.DONE, Order.from_row(final), user["balance"])
+
+    async def attach_panel_order(
+        self, admin_id: int, order_id: int, panel_order_id: str
+    ) -> AdminResult:
+        """The admin found the order at the panel: needs_review → pending (polled again)."""
+        if not self.allowed(admin_id, f"attach panel id to order {order_id}"):
+            return AdminResult(Decision.FORBIDDEN)
+        panel_order_id = panel_order_id.strip()
+        if not panel_order_id.isdigit() or len(panel_order_id) > 20:
+            raise InputError("admin.bad_panel_id")
+        row = await orders.get(self.ctx.db.reader, order_id)
+        if row is None:
+            return AdminResult(Decision.NOT_FOUND)
+        if row["status"] != st.NEEDS_REVIEW:
+            return AdminResult(Decision.ALREADY, Order.from_row(row))
+        try:  # outside any transaction: panel calls never hold the writer
+            await self.ctx.panel.status(panel_order_id)
+        except PanelError as exc:
+            return AdminResult(Decision.NOT_FOUND, Order.from_row(row), error=str(exc)[:200])
+        now = self.ctx.now_iso()
+        try:
+            async with self.ctx.db.transaction() as conn:
+                ok = await orders.update(
+                    conn, order_id, st.NEEDS_REVIEW,
+                    {"status": st.PENDING, "panel_order_id": panel_order_id, "error": None,
+                     "submitted_at": row["submitted_at"] or now, "updated_at": now,
+                     "next_poll_at": now, "poll_failures": 0},
+                )  # fmt: skip
+                if ok:
+                    await audit.record(
+                        conn, actor_id=admin_id, action="order.attach_panel_id",
+                        target=f"order:{order_id}", before={"status": row["status"]},
+                        after={"status": st.PENDING, "panel_order_id": panel_order_id}, now=now,
+                    )  # fmt: skip
+                final = await orders.get(conn, order_id)
+        except sqlite3.IntegrityError:
+            return AdminResult(Decision.ALREADY, Order.from_row(row), error="duplicate panel id")
+        return AdminResult(Decision.DONE if ok else Decision.ALREADY, Order.from_row(final))
+
+    # ---- customers -----------------------------------------------------------------
+
+    async def recent_orders(self, admin_id: int, user_id: int, limit: int = 5) -> list[Order]:
+        if not self.allowed(admin_id, "lookup"):
+            return []
+        rows = await admin_queries.recent_orders(self.ctx.db.reader, user_id, limit)
+        return [Order.from_row(r) for r in rows]
+
+    async def adjust_balance(
+        self, admin_id: int, user_id: int, amount: int, reason: str, idem: str
+    ) -> AdminResult:
+        """+/− a customer's balance; ``idem`` is unique per confirmation card."""
+        if not self.allowed(admin_id, f"adjust user {user_id}"):
+            return AdminResult(Decision.FORBIDDEN)
+        reason = check_reason(reason)
+        if amount == 0:
+            raise InputError("input.not_positive")
+        now = self.ctx.now_iso()
+        try:
+            async with self.ctx.db.transaction() as conn:
+                before = await users.get(conn, user_id)
+                if before is None:
+                    return AdminResult(Decision.NOT_FOUND)
+                posted = await ledger.post(
+                    conn,
+                    Posting(user_id, amount, "adjustment", f"adjust:{idem}",
+                            note=reason, actor=admin_id),
+                    now,
+                )  # fmt: skip
+                after = await users.get(conn, user_id)
+                if posted:
+                    await audit.record(
+                        conn, actor_id=admin_id, action="balance.adjust", target=f"user:{user_id}",
+                        before={"balance": before["balance"]},
+                        after={"balance": after["balance"], "amount": amount, "reason": reason},
+                        now=now,
+                    )  # fmt: skip
+        except InsufficientBalance:
+            raise InputError("admin.would_overdraw", {"balance": before["balance"]}) from None
+        decision = Decision.DONE if posted else Decision.ALREADY
+        return AdminResult(decision, balance=after["balance"])
+
+    # ---- broadcast -----------------------------------------------------------------
+
+    async def broadcast(self, admin_id: int, broadcast_id: str, text_html: str) -> int:
+        """One outbox row per reachable customer; returns how many were queued."""
+        if not self.allowed(admin_id, "broadcast"):
+            return 0
+        now = self.ctx.now_iso()
+        queued = 0
+        async with self.ctx.db.transaction() as conn:
+            for u in await users.list_reachable(conn):
+                queued += await outbox.enqueue(
+                    conn, dedupe_key=f"broadcast:{broadcast_id}:{u['id']}",
+                    chat_id=u["telegram_id"], user_id=u["id"], event="broadcast",
+                    payload={"lang": u["language"], "text": text_html}, now=now,
+                )  # fmt: skip
+            await audit.record(
+                conn, actor_id=admin_id, action="broadcast", target=f"broadcast:{broadcast_id}",
+                before=None, after={"queued": queued, "text": text_html}, now=now,
+            )  # fmt: skip
+        return queued
+
+    async def broadcast_progress(self, broadcast_id: str) -> dict[str, int]:
+        return await outbox.counts(self.ctx.db.reader, f"broadcast:{broadcast_id}:")
+
+    # ---- stats ---------------------------------------------------------------------
+
+    async def stats(self, admin_id: int) -> Stats | None:
+        if not self.allowed(admin_id, "stats"):
+            return None
+        conn = self.ctx.db.reader
+        tz = ZoneInfo(self.ctx.settings.timezone)
+        local_midnight = self.ctx.now().astimezone(tz).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        periods = {}
+        for name, days in (("today", 0), ("7d", 6), ("30d", 29)):
+            since = iso(local_midnight - timedelta(days=days))
+            periods[name] = await self._period(conn, since)
+        return Stats(await admin_queries.customers(conn), periods)
+
+    async def _period(self, conn, since: str) -> Period:
+        rate = self.ctx.settings.exchange_rate
+        revenue = 0
+        margin = Decimal(0)
+        rows = await admin_queries.orders_since(conn, since)
+        for r in rows:
+            earned = r["price"] - r["refunded"]
+            revenue += earned
+            if r["charge"] is not None:
+                margin += earned - Decimal(r["charge"]) * rate
+        refunds = await admin_queries.refunds_since(conn, since)
+        new = await admin_queries.customers(conn, since)
+        return Period(len(rows), revenue, refunds, int(margin), new)
+
+    async def panel_balance(self) -> str | None:
+        try:
+            bal = await self.ctx.panel.balance()
+        except PanelError as exc:
+            log.info("panel balance unavailable: %s", exc)
+            return None
+        return f"{bal.amount} {bal.currency or ''}".strip()
+
+    # ---- services ------------------------------------------------------------------
+
+    async def set_visible(self, admin_id: int, service_id: int, visible: bool) -> bool:
+        if not self.allowed(admin_id, f"service {service_id} visibility"):
+            return False
+        now = self.ctx.now_iso()
+        async with self.ctx.db.transaction() as conn:
+            ok = await services.set_visible(conn, service_id, visible)
+            if ok:
+                await audit.record(
+                    conn, actor_id=admin_id, action="service.visible",
+                    target=f"service:{service_id}", before={"visible": not visible},
+                    after={"visible": visible}, now=now,
+                )  # fmt: skip
+        return ok
+
+    async def set_price_override(
+        self, admin_id: int, service_id: int, price_per_1000: int | None
+    ) -> bool:
+        if not self.allowed(admin_id, f"service {service_id} price"):
+            return False
+        now = self.ctx.now_iso()
+        async with self.ctx.db.transaction() as conn:
+            old = await services.get(conn, service_id)
+            ok = old is not None and await services.set_price_override(
+                conn, service_id, price_per_1000
+            )
+            if ok:
+                await audit.record(
+                    conn, actor_id=admin_id, action="service.price",
+                    target=f"service:{service_id}",
+                    before={"price_override": old["price_override"]},
+                    after={"price_override": price_per_1000}, now=now,
+                )  # fmt: skip
+        return ok
+
+    async def record(self, admin_id: int, action: str, target: str | None, after: object) -> None:
+        """An audit row for actions whose effect lives elsewhere (catalog sync…)."""
+        async with self.ctx.db.transaction() as conn:
+            await audit.record(
+                conn, actor_id=admin_id, action=action, target=target, before=None,
+                after=after, now=self.ctx.now_iso(),
+            )  # fmt: skip
+
+
+def user_label(user: User) -> str:
+    return f"@{user.username}" if user.username else f"{user.first_name} ({user.telegram_id})"
+
+
+def now_local(ctx: ShopContext) -> datetime:
+    return ctx.now().astimezone(ZoneInfo(ctx.settings.timezone))

@@ -1,0 +1,56 @@
+"""Read-only queries for the admin console: stats, review queue, customer lookup."""
+
+from __future__ import annotations
+
+import aiosqlite
+
+
+async def _one(conn: aiosqlite.Connection, sql: str, args: tuple) -> int:
+    async with conn.execute(sql, args) as cur:
+        row = await cur.fetchone()
+    return int(row[0] or 0)
+
+
+async def customers(conn: aiosqlite.Connection, since: str | None = None) -> int:
+    if since is None:
+        return await _one(conn, "SELECT COUNT(*) FROM users", ())
+    return await _one(conn, "SELECT COUNT(*) FROM users WHERE created_at >= ?", (since,))
+
+
+async def orders_since(conn: aiosqlite.Connection, since: str) -> list[aiosqlite.Row]:
+    """price, refunded, charge (decimal text or NULL) of every order created since."""
+    sql = "SELECT price, refunded, charge, status FROM orders WHERE created_at >= ?"
+    async with conn.execute(sql, (since,)) as cur:
+        return list(await cur.fetchall())
+
+
+async def refunds_since(conn: aiosqlite.Connection, since: str) -> int:
+    sql = """SELECT COALESCE(SUM(amount), 0) FROM ledger
+             WHERE kind IN ('refund', 'reserve_release') AND created_at >= ?"""
+    return await _one(conn, sql, (since,))
+
+
+async def needs_review(conn: aiosqlite.Connection, limit: int = 20) -> list[aiosqlite.Row]:
+    sql = """SELECT o.*, s.name AS service_name, s.panel_id AS service_panel_id,
+                    u.telegram_id AS telegram_id
+             FROM orders o JOIN services s ON s.id = o.service_id
+             JOIN users u ON u.id = o.user_id
+             WHERE o.status = 'needs_review' ORDER BY o.id LIMIT ?"""
+    async with conn.execute(sql, (limit,)) as cur:
+        return list(await cur.fetchall())
+
+
+async def recent_orders(
+    conn: aiosqlite.Connection, user_id: int, limit: int
+) -> list[aiosqlite.Row]:
+    sql = """SELECT o.*, s.name AS service_name FROM orders o
+             JOIN services s ON s.id = o.service_id
+             WHERE o.user_id = ? ORDER BY o.id DESC LIMIT ?"""
+    async with conn.execute(sql, (user_id, limit)) as cur:
+        return list(await cur.fetchall())
+
+
+async def audit_for(conn: aiosqlite.Connection, target: str) -> list[aiosqlite.Row]:
+    sql = "SELECT * FROM audit WHERE target = ? ORDER BY id"
+    async with conn.execute(sql, (target,)) as cur:
+        return list(await cur.fetchall())
