@@ -1,0 +1,173 @@
+"""``python -m bot demo``: the whole shop on this machine, no token, no panel account.
+
+One process, one event loop: the panel simulator, the Bot API emulator (which also serves
+the browser chat page) and the real bot, assembled exactly as ``run`` does it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from telegram.ext import Application
+
+from bot.app import ShopRuntime, build_application, open_shop, start_bot, stop_bot
+from bot.config import Config, parse_config
+from sandbox.panel import PanelSimulator, RunningServer, SimOrder, serve_panel
+from sandbox.telegram import BotApiEmulator, TelegramServer, serve_telegram
+from sandbox.web import Person, chat_routes
+
+log = logging.getLogger(__name__)
+
+DEMO_TOKEN = "5550001:demo-token-not-a-secret"
+PANEL_KEY = "demo-key"
+CUSTOMER = Person(1001, "데모 고객", "customer")
+ADMIN = Person(9001, "데모 관리자", "admin")
+START_BALANCE = 50_000
+STAGE_SECONDS = 6.0  # ~5 stages per order: the whole story fits in about half a minute
+
+
+def demo_outcome(first_id: int):
+    """Alternate Completed / Partial (1st, 3rd… complete; 2nd, 4th… partially refund)."""
+
+    def outcome(order: SimOrder) -> str:
+        return "Partial" if (order.id - first_id) % 2 == 1 else "Completed"
+
+    return outcome
+
+
+def demo_config(folder: Path, telegram_base_url: str, panel_url: str) -> Config:
+    raw: dict[str, Any] = {
+        "telegram": {"token": DEMO_TOKEN, "base_url": telegram_base_url, "admin_ids": [ADMIN.id]},
+        "provider": {"url": panel_url, "key": PANEL_KEY, "timeout_seconds": 10},
+        "storage": {"path": str(folder.resolve() / "shop.sqlite3")},
+        "scheduler": {"poll_interval_seconds": 3, "notify_started": True},
+        "topup": {"krw_per_star": 20, "bank_account": "데모은행 123-456-789 (예금주: 데모상점)"},
+    }
+    # environ={}: a real token or key in the environment must never leak into the demo.
+    return parse_config(raw, environ={})
+
+
+@dataclass
+class DemoHandle:
+    sim: PanelSimulator
+    emu: BotApiEmulator
+    panel_server: RunningServer
+    web_server: TelegramServer
+    runtime: ShopRuntime
+    app: Application
+    config: Config
+
+    @property
+    def url(self) -> str:
+        return self.web_server.url + "/"
+
+    async def stop(self) -> None:
+        try:
+            await stop_bot(self.app)
+        finally:
+            await self.runtime.close()
+            await self.web_server.stop()
+            await self.panel_server.stop()
+
+
+async def _seed(runtime: ShopRuntime) -> None:
+    """Give the demo customer a starting balance through the real top-up path, once."""
+    shop = runtime.shop
+    await shop.users.ensure(ADMIN.id, None, ADMIN.name, "ko")
+    user = await shop.users.ensure(CUSTOMER.id, None, CUSTOMER.name, "ko")
+    if (await shop.users.account(user.id)).recent:
+        return  # an existing demo database keeps its history
+    topup = await shop.topups.request_bank(user.id, START_BALANCE, CUSTOMER.name)
+    await shop.topups.approve(topup.id, ADMIN.id)
+
+
+async def start_demo(
+    host: str = "127.0.0.1", port: int = 8080, folder: str = "demo-data"
+) -> DemoHandle:
+    data = Path(folder)
+    data.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before serving
+    # Panel ids grow with wall time, so a restarted demo never reuses an old order's id.
+    first_id = int(time.time()) - 1_700_000_000
+    sim = PanelSimulator(
+        api_key=PANEL_KEY,
+        auto_advance=True,
+        speed=STAGE_SECONDS,
+        balance="500",
+        outcome=demo_outcome(first_id),
+        first_order_id=first_id,
+    )
+    emu = BotApiEmulator(DEMO_TOKEN, bot_first_name="MASK24 데모", bot_username="mask24_demo_bot")
+    people = [CUSTOMER, ADMIN]
+    for p in people:
+        emu.user(p.id, first_name=p.name, language_code="ko")
+    panel_server = await serve_panel(sim)
+    web_server = await serve_telegram(emu, host, port, extra_routes=chat_routes(emu, people))
+    try:
+        config = demo_config(data, web_server.base_url, panel_server.url)
+        runtime = await open_shop(config)
+    except BaseException:
+        await web_server.stop()
+        await panel_server.stop()
+        raise
+    try:
+        await runtime.shop.catalog.sync()
+        await _seed(runtime)
+        app = build_application(config, runtime.shop, schedule=True)
+        await start_bot(app, poll_timeout=10)
+    except BaseException:
+        await runtime.close()
+        await web_server.stop()
+        await panel_server.stop()
+        raise
+    return DemoHandle(sim, emu, panel_server, web_server, runtime, app, config)
+
+
+def _banner(url: str, folder: str) -> str:
+    return f"""
+  ✅ 데모 상점이 실행 중이에요 / the demo shop is running:  {url}
+
+  브라우저에서 위 주소를 열어 보세요 (텔레그램 토큰·패널 계정 필요 없음).
+    1. '/start' 를 보내면 잔액 50,000원과 메뉴가 나와요.
+    2. 🛒 주문하기 → 서비스 선택 → 링크·수량 입력 → 확인. 주문이 패널로 접수돼요.
+    3. 몇십 초 안에 진행중 → 주문완료 (두 번째 주문은 부분완료 + 환불) 알림이 와요.
+    4. 💳 잔액충전으로 입금 신청 후, 위쪽 스위치로 '데모 관리자'에게 가서 승인해 보세요.
+
+  Open the address above in a browser (no Telegram token, no panel account needed).
+    1. Send '/start': balance 50,000원 and the menu.
+    2. 🛒 주문하기 → pick a service → link and quantity → confirm.
+    3. Within a minute: in progress → completed (every 2nd order: partial + refund).
+    4. Request a bank top-up, switch to the admin chat at the top and approve it.
+
+  Data: {folder}/shop.sqlite3  ·  Ctrl-C to stop.
+"""
+
+
+async def _serve(host: str, port: int, folder: str) -> None:
+    handle = await start_demo(host, port, folder)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C raises instead
+            loop.add_signal_handler(sig, stop.set)
+    print(_banner(handle.url, folder), flush=True)
+    try:
+        await stop.wait()
+    finally:
+        print("stopping the demo…", flush=True)
+        await handle.stop()
+
+
+def run_demo(host: str = "127.0.0.1", port: int = 8080, folder: str = "demo-data") -> int:
+    try:
+        asyncio.run(_serve(host, port, folder))
+    except OSError as exc:
+        print(f"demo: cannot listen on {host}:{port} ({exc.strerror}); try --port", flush=True)
+        return 1
+    return 0
