@@ -118,7 +118,7 @@ def schedule_jobs(app: Application, config: Config) -> None:
     sched = config.scheduler
     sync_every = sched.catalog_sync_interval_seconds
     plan: list[tuple[Callable[[Application], Awaitable[Any]], float, float]] = [
-        (run_poll, sched.poll_interval_seconds, 5),
+        (run_poll, sched.poll_interval_seconds, min(5.0, sched.poll_interval_seconds)),
         (run_outbox, OUTBOX_PERIOD, 1),
         (run_catalog_sync, sync_every, sync_every),
         (run_panel_balance, BALANCE_PERIOD, 30),
