@@ -38,6 +38,9 @@ CATEGORY = "인스타그램 좋아요"
 SERVICE = r"인스타 한국인 좋아요"  # panel service 201: Default type, no drip-feed step
 
 
+STEP_NAMES = ("/start", "menu", "category", "service", "buy", "link", "quantity", "confirm")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -105,19 +108,21 @@ async def run_bot(db: str, emu_port: int, panel_port: int, customers: int, limit
 # ---- process 3 (this one): the emulator and the customers -------------------------------
 
 
-async def timed(samples: list[float], action, user, pattern: str, after=None):
+async def timed(samples: list, step: int, action, user, pattern: str, after=None):
     mark = user.mark()
     t0 = time.perf_counter()
     await action()
     msg = await user.wait_for(pattern, timeout=30, after=mark if after is None else after)
-    samples.append(time.perf_counter() - t0)
+    samples.append((step, time.perf_counter() - t0))
     return msg
 
 
-async def customer(emu, tg: int, samples: list[float], rng: random.Random) -> bool:
+async def customer(
+    emu, tg: int, samples: list[float], rng: random.Random, think: tuple[float, float]
+) -> bool:
     u = emu.user(tg, first_name=f"고객{tg}", language_code="ko")
     link = f"https://instagram.com/p/bench{tg}"
-    await asyncio.sleep(rng.uniform(0, 2.0))  # customers do not arrive in one tick
+    await asyncio.sleep(rng.uniform(0, 5.0))  # customers do not arrive in one tick
     steps = [
         (lambda: u.send_command("/start"), r"현재 잔액"),
         (lambda: u.send_text("🛒 주문하기"), r"카테고리"),
@@ -128,9 +133,9 @@ async def customer(emu, tg: int, samples: list[float], rng: random.Random) -> bo
         (lambda: u.send_text(str(QUANTITY)), r"주문 확인"),
         (lambda: u.press("✅ 확인"), r"접수"),
     ]
-    for action, pattern in steps:
-        await timed(samples, action, u, pattern)
-        await asyncio.sleep(rng.uniform(0.05, 0.3))  # a (fast) human reads and taps
+    for step, (action, pattern) in enumerate(steps):
+        await timed(samples, step, action, u, pattern)
+        await asyncio.sleep(rng.uniform(*think))  # a human reads, then types or taps
     return True
 
 
@@ -145,7 +150,10 @@ async def drive(args: argparse.Namespace) -> dict:
     rng = random.Random(7)
     t0 = time.perf_counter()
     results = await asyncio.gather(
-        *(customer(emu, tg, samples, rng) for tg in range(1, args.customers + 1)),
+        *(
+            customer(emu, tg, samples, rng, (args.think_min, args.think_max))
+            for tg in range(1, args.customers + 1)
+        ),
         return_exceptions=True,
     )
     elapsed = time.perf_counter() - t0
@@ -176,6 +184,8 @@ def main() -> int:
         action="store_true",
         help="build the bot without PTB's AIORateLimiter (Telegram's 30 msg/s)",
     )
+    p.add_argument("--think-min", type=float, default=2.0, help="seconds between steps, min")
+    p.add_argument("--think-max", type=float, default=5.0, help="seconds between steps, max")
     p.add_argument("--role", choices=["main", "panel", "bot", "emulator"], default="main")
     p.add_argument("--db")
     p.add_argument("--emu-port", type=int)
@@ -204,6 +214,7 @@ def orchestrate(args: argparse.Namespace) -> int:
     db = os.path.join(tmp, "shop.sqlite3")
     emu_port, panel_port = free_port(), free_port()
     me = [sys.executable, __file__, "--customers", str(args.customers), "--db", db,
+          "--think-min", str(args.think_min), "--think-max", str(args.think_max),
           "--emu-port", str(emu_port), "--panel-port", str(panel_port)]  # fmt: skip
     if args.no_rate_limiter:
         me.append("--no-rate-limiter")
@@ -230,8 +241,12 @@ def orchestrate(args: argparse.Namespace) -> int:
         panel.wait(timeout=10)
         if emulator.poll() is None:
             emulator.kill()
-    s = report["samples"]
-    print(f"customers: {args.customers}  (rate limiter: {not args.no_rate_limiter})")
+    by_step: dict[int, list[float]] = {}
+    for step, dt in report["samples"]:
+        by_step.setdefault(step, []).append(dt)
+    s = [dt for _, dt in report["samples"]]
+    print(f"customers: {args.customers}, think time {args.think_min}-{args.think_max} s, "
+          f"rate limiter: {not args.no_rate_limiter}")  # fmt: skip
     print(f"finished the flow: {report['done']}  errors: {report['error_count']} "
           f"{report['errors']}")  # fmt: skip
     print(f"updates: {len(s)} in {report['elapsed']:.1f} s = {len(s) / report['elapsed']:.0f}/s")
@@ -239,6 +254,10 @@ def orchestrate(args: argparse.Namespace) -> int:
         print(f"latency update→reply: p50 {quantile(s, 0.5) * 1000:.0f} ms, "
               f"p99 {quantile(s, 0.99) * 1000:.0f} ms, max {max(s) * 1000:.0f} ms, "
               f"mean {statistics.fmean(s) * 1000:.0f} ms")  # fmt: skip
+    for step in sorted(by_step):
+        xs = by_step[step]
+        print(f"  step {step} {STEP_NAMES[step]:<10} p50 {quantile(xs, 0.5) * 1000:4.0f} ms  "
+              f"p99 {quantile(xs, 0.99) * 1000:4.0f} ms")  # fmt: skip
     print(f"orders placed (pending at the panel): {asyncio.run(count_orders(db))}")
     return asyncio.run(check_database(db)) or (1 if report["error_count"] else 0)
 
