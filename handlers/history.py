@@ -175,7 +175,10 @@ async def _act(update: Update, context: Context, action: str, order_id: int) -> 
         result = await orders.request_cancel(user.id, order_id)
     else:
         result = await orders.request_refill(user.id, order_id)
-    note = t(lg, RESULT_KEYS.get(result.code, "history.action_failed"))
+    key = RESULT_KEYS.get(result.code, "history.action_failed")
+    if result.code == "cancel.not_allowed" and result.order and result.order.cancel_requested:
+        key = "history.cancel_already"  # a second tap (or the 48-hour notice after a tap)
+    note = t(lg, key)
     await answer(update, note, alert=True)
     if result.order is None:  # not theirs or missing: say nothing more
         await show(update, note)

@@ -74,6 +74,8 @@ async def test_cancel_from_details_then_zero_used(env):
     detail = await u.wait_for(r"주문 #\d+")
     await u.press("✖ 취소 요청", detail)
     await u.wait_for(r"취소를 요청했어요")
+    await u.press_data(f"h:c:{order.id}", detail)  # the 48-hour notice's button, tapped later
+    await u.wait_for(r"이미 취소를 요청한")
     env.sim.advance()  # the panel applies the cancel on its next stage
     await poll(env)
     got = await env.shop.orders.get_for_user(order.user_id, order.id)
@@ -82,6 +84,25 @@ async def test_cancel_from_details_then_zero_used(env):
     msg = await u.wait_for(r"주문취소")
     assert "사용금액: 0원" in msg.text
     assert await env.balance(1) == 50_000
+
+
+async def test_refill_button_for_completed_refill_service(env):
+    await env.credit(1, 50_000)
+    order = (await place(env, 1, "101", "https://instagram.com/refillme", 100)).order
+    env.sim.set_order(order.panel_order_id, status="Completed")
+    await poll(env)
+    u = env.user(1)
+    await u.send_text("📋 주문내역")
+    await u.wait_for(r"주문완료")
+    await u.press(f"#{order.id} 상세보기")
+    detail = await u.wait_for(r"주문 #\d+")
+    assert "🛠 A/S 리필" in detail.button_labels()
+    assert "✖ 취소 요청" not in detail.button_labels()
+    await u.press("🛠 A/S 리필", detail)
+    after = await u.wait_for(r"A/S 리필을 요청했어요")
+    assert "🛠 A/S 리필" not in after.button_labels()  # one refill at a time
+    got = await env.shop.orders.get_for_user(order.user_id, order.id)
+    assert got.refill_status == "pending"
 
 
 async def test_forged_callbacks_reveal_nothing_and_cancel_nothing(env):
