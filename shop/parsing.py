@@ -116,10 +116,10 @@ def parse_link(text: str | None) -> str:
         host = host.encode("idna").decode("ascii") if host else host
     except UnicodeError:
         raise InputError("link.invalid") from None
+    if host.startswith("www."):
+        host = host[4:]  # before the check, so "www.x" cannot slip through as "x"
     if not host or not _HOST_RE.match(host) or parts.username or parts.password:
         raise InputError("link.invalid")
-    if host.startswith("www."):
-        host = host[4:]
     query = [
         (k, v)
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
@@ -127,8 +127,11 @@ def parse_link(text: str | None) -> str:
     ]
     netloc = host if port in (None, 80, 443) else f"{host}:{port}"
     path = parts.path.rstrip("/")
-    return urlunsplit(("https" if parts.scheme.lower() == "https" else "http", netloc, path,
+    link = urlunsplit(("https" if parts.scheme.lower() == "https" else "http", netloc, path,
                        urlencode(query), ""))  # fmt: skip
+    if len(link) > MAX_LINK_CHARS:  # re-encoding can grow the text (한 → %ED%95%9C)
+        raise InputError("link.too_long", {"max": MAX_LINK_CHARS})
+    return link
 
 
 _USERNAME_RE = re.compile(r"^[A-Za-z0-9._]{1,30}$")

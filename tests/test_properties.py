@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -47,7 +46,7 @@ link_like = st.builds(
     st.sampled_from(["https://", "http://", "HTTPS://www.", "", "javascript:", "data:", "//"]),
     st.text(st.sampled_from("abcXYZ-.한0:@[]"), min_size=0, max_size=20),
     st.text(max_size=60).map(lambda s: "/" + s),
-    # ≤ 200 chars: percent-encoding can grow a query 9×, see the xfail test below.
+    # ≤ 200 chars: percent-encoding can grow a query 9×, see the length test below.
     st.text(max_size=200).map(lambda s: "?q=" + s + "&utm_source=x"),
 )
 
@@ -89,18 +88,16 @@ def test_accepted_links_are_safe_http_urls(text: str):
     assert parts.hostname
     assert len(link) <= MAX_LINK_CHARS
     assert not link.lower().startswith(("javascript:", "data:"))
-    if "." in parts.hostname:  # "www.x" → "x": see the xfail test below
+    if "." in parts.hostname:
         assert parse_link(link) == link  # normalizing twice changes nothing
 
 
-@pytest.mark.xfail(strict=True, reason="parse_link re-encodes the query after its length check")
 def test_normalized_link_never_exceeds_the_limit():
     # 600 Hangul syllables pass the 2048-char check but come out as %ED%95%9C… (5,416 chars).
     link = only_input_errors(parse_link, "https://a.com/?q=" + "한" * 600)
     assert link is None or len(link) <= MAX_LINK_CHARS
 
 
-@pytest.mark.xfail(strict=True, reason="parse_link strips www. after validating the host")
 def test_stripping_www_never_leaves_an_invalid_host():
     # "https://www.x/" is accepted as "https://x", which parse_link itself refuses.
     assert only_input_errors(parse_link, "https://www.x/") is None
