@@ -1,7 +1,628 @@
-"""Placeholder: filled in by its feature."""
+"""The admin console in chat: top-up decisions, review queue, stats, services, customer
+lookup with balance adjustment, broadcast.
 
-from telegram.ext import Application
+Who is an admin is checked when each update runs (here, and again in shop/admin.py and
+shop/topups.py). A non-admin gets the same answer as for any unknown input: nothing is
+done, nothing revealed, the attempt is logged.
+
+Top-up alerts: the notifier sends one alert per admin; the message ids are not stored.
+On a decision we edit the message the admin pressed and send every other admin a short
+"처리됨" note: robust (no extra state, works after restarts) and nobody acts on a stale
+alert, because pressing it again only reports who decided (compare-and-set in the shop).
+
+Callback data: ``a:tp:ok|no:<id>``, ``a:m:<section>``, ``a:rv:att|ref:<order>``,
+``a:sv:sync``, ``a:sv:vis:<id>``, ``a:sv:pr:<id>``, ``a:lu:adj:<user>``,
+``a:adj:ok|no:<token>``, ``a:bc:ok|no:<token>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    Application,
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from handlers.common import (
+    Context,
+    answer,
+    button,
+    inline,
+    lang,
+    main_menu,
+    reply,
+    shop_of,
+    show,
+)
+from handlers.i18n import Safe, t
+from shop.admin import AdminService, check_reason, user_label
+from shop.context import new_token
+from shop.parsing import InputError, parse_int
+from shop.topups import Decision, Topup
+
+log = logging.getLogger(__name__)
+
+REJECT_REASON, PANEL_ID, PRICE, LOOKUP, ADJ_AMOUNT, ADJ_REASON, BC_TEXT = range(7)
+TIMEOUT_SECONDS = 15 * 60
+LG = "ko"  # the console speaks Korean; admins are the shop's staff
+MAX_ADJUST = 10_000_000
+PROGRESS_MAX_SECONDS = 6 * 3600
+
+
+def admin_service(context: Context) -> AdminService:
+    svc = context.bot_data.get("shop_admin")
+    if svc is None:
+        svc = context.bot_data["shop_admin"] = AdminService(shop_of(context).ctx)
+    return svc
+
+
+def _tg_id(update: Update) -> int:
+    return update.effective_user.id if update.effective_user else 0
+
+
+def _is_admin(update: Update, context: Context) -> bool:
+    return shop_of(context).is_admin(_tg_id(update))
+
+
+async def _refuse(update: Update, what: str) -> None:
+    """Exactly what a customer gets for unknown input; the attempt is logged."""
+    log.warning("non-admin %s tried admin action %s", _tg_id(update), what)
+    if update.callback_query is not None:
+        await answer(update)
+        return
+    lg = lang(update)
+    await reply(update, t(lg, "common.unknown"), main_menu(lg))
+
+
+def _data(update: Update) -> list[str]:
+    return (update.callback_query.data or "").split(":")
+
+
+def _draft(context: Context) -> dict:
+    return context.user_data.setdefault("admin", {})
+
+
+# ---- /admin menu --------------------------------------------------------------------
+
+
+def _menu_markup():
+    sections = ("tp", "rv", "st", "sv", "lu", "bc")
+    return inline([[button(t(LG, f"admin.menu_{s}"), "a", "m", s)] for s in sections])
+
+
+async def admin_menu(update: Update, context: Context) -> None:
+    if not _is_admin(update, context):
+        await _refuse(update, "/admin")
+        return
+    await answer(update)
+    await show(update, t(LG, "admin.menu"), _menu_markup())
+
+
+async def section(update: Update, context: Context) -> None:
+    if not _is_admin(update, context):
+        await _refuse(update, update.callback_query.data)
+        return
+    await answer(update)
+    name = _data(update)[2]
+    render = {"tp": _pending_topups, "rv": _review_queue, "st": _stats, "sv": _services}
+    if name in render:
+        await render[name](update, context)
+
+
+# ---- top-ups ------------------------------------------------------------------------
+
+
+def _topup_line(p: Topup) -> str:
+    return t(LG, "admin.topup_line", id=p.id, amount=p.amount, depositor=p.depositor or "")
+
+
+async def _pending_topups(update: Update, context: Context) -> None:
+    pending = [p for p in await shop_of(context).topups.pending() if p.method == "bank"]
+    if not pending:
+        await show(update, t(LG, "admin.no_pending"), _menu_markup())
+        return
+    text = t(LG, "admin.pending_title") + "\n" + "\n".join(_topup_line(p) for p in pending[:20])
+    rows = [
+        [button(t(LG, "admin.approve_n", id=p.id), "a", "tp", "ok", p.id),
+         button(t(LG, "admin.reject_n", id=p.id), "a", "tp", "no", p.id)]
+        for p in pending[:20]
+    ]  # fmt: skip
+    await show(update, text, inline(rows))
+
+
+async def _name_of(context: Context, telegram_id: int | None) -> str:
+    if telegram_id is None:
+        return "?"
+    user = await shop_of(context).users.by_telegram(telegram_id)
+    return user.first_name if user and user.first_name else str(telegram_id)
+
+
+async def _tell_other_admins(update: Update, context: Context, text: str) -> None:
+    me = _tg_id(update)
+    for admin_id in shop_of(context).settings.admin_ids:
+        if admin_id == me:
+            continue
+        try:
+            await context.bot.send_message(admin_id, text, parse_mode=ParseMode.HTML)
+        except TelegramError as exc:
+            log.info("could not tell admin %s: %s", admin_id, exc)
+
+
+async def _decided_text(context: Context, topup: Topup) -> str:
+    who = await _name_of(context, topup.decided_by)
+    status = t(LG, f"admin.topup_status_{topup.status}")
+    text = t(LG, "admin.topup_decided", id=topup.id, amount=topup.amount,
+             depositor=topup.depositor or "", status=status, who=who)  # fmt: skip
+    if topup.reason:
+        text += "\n" + t(LG, "admin.reason_line", reason=topup.reason)
+    return text
+
+
+async def approve(update: Update, context: Context) -> None:
+    topup_id = int(_data(update)[3])
+    result = await shop_of(context).topups.approve(topup_id, _tg_id(update))
+    if result.decision == Decision.FORBIDDEN:
+        await _refuse(update, f"approve {topup_id}")
+        return
+    if result.decision == Decision.NOT_FOUND or result.topup is None:
+        await answer(update, t(LG, "admin.not_found"), alert=True)
+        return
+    text = await _decided_text(context, result.topup)
+    if result.decision == Decision.ALREADY:
+        await answer(update, t(LG, "admin.already_decided"), alert=True)
+        await show(update, text)
+        return
+    await answer(update, t(LG, "admin.approved_toast"))
+    await show(update, text + "\n" + t(LG, "admin.balance_line", balance=result.balance or 0))
+    await _tell_other_admins(update, context, t(LG, "admin.note", text=Safe(text)))
+
+
+async def ask_reject_reason(update: Update, context: Context) -> int:
+    if not _is_admin(update, context):
+        await _refuse(update, update.callback_query.data)
+        return ConversationHandler.END
+    topup_id = int(_data(update)[3])
+    topup = await shop_of(context).topups.get(topup_id)
+    if topup is None or topup.status != "pending":
+        await answer(update, t(LG, "admin.already_decided"), alert=True)
+        if topup is not None:
+            await show(update, await _decided_text(context, topup))
+        return ConversationHandler.END
+    await answer(update)
+    _draft(context)["reject"] = topup_id
+    await reply(update, t(LG, "admin.ask_reject_reason", id=topup_id, amount=topup.amount))
+    return REJECT_REASON
+
+
+async def got_reject_reason(update: Update, context: Context) -> int:
+    topup_id = _draft(context).get("reject")
+    try:
+        reason = check_reason(update.effective_message.text)
+    except InputError as exc:
+        await reply(update, t(LG, exc.code) + "\n" + t(LG, "admin.ask_reject_reason_again"))
+        return REJECT_REASON
+    result = await shop_of(context).topups.reject(int(topup_id), _tg_id(update), reason)
+    _draft(context).pop("reject", None)
+    if result.decision == Decision.FORBIDDEN:
+        await _refuse(update, f"reject {topup_id}")
+        return ConversationHandler.END
+    if result.topup is None:
+        await reply(update, t(LG, "admin.not_found"))
+        return ConversationHandler.END
+    text = await _decided_text(context, result.topup)
+    if result.decision == Decision.ALREADY:
+        await reply(update, t(LG, "admin.already_decided") + "\n" + text)
+        return ConversationHandler.END
+    await reply(update, text)
+    await _tell_other_admins(update, context, t(LG, "admin.note", text=Safe(text)))
+    return ConversationHandler.END
+
+
+# ---- review queue -------------------------------------------------------------------
+
+
+async def _review_queue(update: Update, context: Context) -> None:
+    queue = await admin_service(context).review_queue(_tg_id(update))
+    if not queue:
+        await show(update, t(LG, "admin.no_review"), _menu_markup())
+        return
+    lines = [
+        t(LG, "admin.review_line", id=o.id, service=o.service_name or o.service_id,
+          link=o.link or o.username or "", quantity=o.quantity, price=o.price)
+        for o in queue
+    ]  # fmt: skip
+    rows = [
+        [button(t(LG, "admin.attach_n", id=o.id), "a", "rv", "att", o.id),
+         button(t(LG, "admin.refund_n", id=o.id), "a", "rv", "ref", o.id)]
+        for o in queue
+    ]  # fmt: skip
+    await show(update, t(LG, "admin.review_title") + "\n" + "\n".join(lines), inline(rows))
+
+
+async def refund_review(update: Update, context: Context) -> None:
+    order_id = int(_data(update)[3])
+    result = await admin_service(context).refund_review(_tg_id(update), order_id)
+    if result.decision == Decision.FORBIDDEN:
+        await _refuse(update, f"refund {order_id}")
+        return
+    if result.decision == Decision.DONE:
+        await answer(update, t(LG, "admin.refunded", id=order_id, amount=result.order.price))
+        await reply(update, t(LG, "admin.refunded", id=order_id, amount=result.order.price))
+        return
+    status = result.order.status if result.order else "?"
+    await answer(update, t(LG, "admin.review_already", id=order_id, status=status), alert=True)
+
+
+async def ask_panel_id(update: Update, context: Context) -> int:
+    if not _is_admin(update, context):
+        await _refuse(update, update.callback_query.data)
+        return ConversationHandler.END
+    await answer(update)
+    order_id = int(_data(update)[3])
+    _draft(context)["attach"] = order_id
+    await reply(update, t(LG, "admin.ask_panel_id", id=order_id))
+    return PANEL_ID
+
+
+async def got_panel_id(update: Update, context: Context) -> int:
+    order_id = int(_draft(context).get("attach", 0))
+    try:
+        result = await admin_service(context).attach_panel_order(
+            _tg_id(update), order_id, update.effective_message.text or ""
+        )
+    except InputError as exc:
+        await reply(update, t(LG, exc.code) + "\n" + t(LG, "admin.ask_panel_id", id=order_id))
+        return PANEL_ID
+    _draft(context).pop("attach", None)
+    if result.decision == Decision.DONE:
+        await reply(update, t(LG, "admin.attached", id=order_id,
+                              panel_id=result.order.panel_order_id or ""))  # fmt: skip
+    elif result.decision == Decision.NOT_FOUND and result.error:
+        await reply(update, t(LG, "admin.panel_check_failed", error=result.error))
+    elif result.decision == Decision.FORBIDDEN:
+        await _refuse(update, f"attach {order_id}")
+    else:
+        status = result.order.status if result.order else "?"
+        await reply(update, t(LG, "admin.review_already", id=order_id, status=status))
+    return ConversationHandler.END
+
+
+# ---- stats --------------------------------------------------------------------------
+
+
+async def _stats(update: Update, context: Context) -> None:
+    svc = admin_service(context)
+    stats = await svc.stats(_tg_id(update))
+    if stats is None:
+        return
+    parts = [t(LG, "admin.stats_title", customers=stats.customers)]
+    for key, p in stats.periods.items():
+        parts.append(t(LG, "admin.stats_period", period=t(LG, f"admin.period_{key}"),
+                       orders=p.orders, revenue=p.revenue, refunds=p.refunds, margin=p.margin,
+                       new=p.new_customers))  # fmt: skip
+    panel = await svc.panel_balance()
+    parts.append(t(LG, "admin.panel_balance", balance=panel or t(LG, "admin.unavailable")))
+    await show(update, "\n\n".join(parts), _menu_markup())
+
+
+# ---- services -----------------------------------------------------------------------
+
+
+async def _services(update: Update, context: Context) -> None:
+    services = await shop_of(context).catalog.all()
+    catalog = shop_of(context).catalog
+    lines, rows = [], [[button(t(LG, "admin.sync_now"), "a", "sv", "sync")]]
+    for s in [s for s in services if not s.removed][:30]:
+        eye = "👁" if s.visible else "🚫"
+        lines.append(t(LG, "admin.service_line", eye=eye, id=s.id, name=s.name,
+                       price=catalog.price_per_1000(s),
+                       custom=t(LG, "admin.custom") if s.price_override else ""))  # fmt: skip
+        rows.append([button(f"{eye} #{s.id}", "a", "sv", "vis", s.id),
+                     button(t(LG, "admin.price_n", id=s.id), "a", "sv", "pr", s.id)])  # fmt: skip
+    await show(update, t(LG, "admin.services_title") + "\n" + "\n".join(lines), inline(rows))
+
+
+async def sync_services(update: Update, context: Context) -> None:
+    if not _is_admin(update, context):
+        await _refuse(update, "sync")
+        return
+    await answer(update, t(LG, "admin.syncing"))
+    try:
+        report = await shop_of(context).catalog.sync()
+    except Exception as exc:  # a panel failure must not kill the console
+        log.warning("manual sync failed: %s", exc)
+        await reply(update, t(LG, "admin.sync_failed", error=str(exc)[:200]))
+        return
+    await admin_service(context).record(_tg_id(update), "catalog.sync", None,
+                                        {"new": report.new, "removed": report.removed})  # fmt: skip
+    await reply(update, t(LG, "admin.synced", new=report.new, updated=report.updated,
+                          removed=report.removed, total=report.total))  # fmt: skip
+    await _services(update, context)
+
+
+async def toggle_visible(update: Update, context: Context) -> None:
+    if not _is_admin(update, context):
+        await _refuse(update, "visibility")
+        return
+    service_id = int(_data(update)[3])
+    service = await shop_of(context).catalog.get(service_id)
+    if service is None:
+        await answer(update, t(LG, "admin.not_found"), alert=True)
+        return
+    await admin_service(context).set_visible(_tg_id(update), service_id, not service.visible)
+    await answer(update)
+    await _services(update, context)
+
+
+async def ask_price(update: Update, context: Context) -> int:
+    if not _is_admin(update, context):
+        await _refuse(update, update.callback_query.data)
+        return ConversationHandler.END
+    await answer(update)
+    service_id = int(_data(update)[3])
+    _draft(context)["price"] = service_id
+    await reply(update, t(LG, "admin.ask_price", id=service_id))
+    return PRICE
+
+
+async def got_price(update: Update, context: Context) -> int:
+    service_id = int(_draft(context).get("price", 0))
+    text = (update.effective_message.text or "").strip()
+    try:
+        price = None if text in ("0", "해제") else parse_int(text, lo=1, hi=100_000_000)
+    except InputError as exc:
+        await reply(update, t(LG, exc.code, **exc.params) + "\n" + t(LG, "admin.ask_price",
+                                                                       id=service_id))  # fmt: skip
+        return PRICE
+    _draft(context).pop("price", None)
+    ok = await admin_service(context).set_price_override(_tg_id(update), service_id, price)
+    await reply(update, t(LG, "admin.price_set" if ok else "admin.not_found",
+                          id=service_id, price=price or 0))  # fmt: skip
+    return ConversationHandler.END
+
+
+# ---- customer lookup and balance adjustment ----------------------------------------
+
+
+async def ask_lookup(update: Update, context: Context) -> int:
+    if not _is_admin(update, context):
+        await _refuse(update, update.callback_query.data)
+        return ConversationHandler.END
+    await answer(update)
+    await reply(update, t(LG, "admin.ask_lookup"))
+    return LOOKUP
+
+
+async def got_lookup(update: Update, context: Context) -> int:
+    if not _is_admin(update, context):
+        return ConversationHandler.END
+    shop = shop_of(context)
+    user = await shop.users.find(update.effective_message.text or "")
+    if user is None:
+        await reply(update, t(LG, "admin.lookup_none"))
+        return LOOKUP
+    account = await shop.users.account(user.id, recent=5)
+    orders = await admin_service(context).recent_orders(_tg_id(update), user.id)
+    head = t(LG, "admin.customer", label=user_label(user), tg=str(user.telegram_id),
+             balance=user.balance, orders=account.order_count,
+             spent=account.total_spent)  # fmt: skip
+    lines = [head]
+    lines += [t(LG, "admin.order_line", id=o.id, service=o.service_name or "",
+                status=t(LG, f"status.{o.status}"), price=o.price) for o in orders]  # fmt: skip
+    lines += [t(LG, "admin.ledger_line", amount=f"{x.amount:+,}", kind=x.kind,
+                after=x.balance_after, note=x.note or "") for x in account.recent]  # fmt: skip
+    markup = inline([[button(t(LG, "admin.adjust"), "a", "lu", "adj", user.id)]])
+    await reply(update, "\n".join(lines), markup)
+    return ConversationHandler.END
+
+
+async def ask_adjust(update: Update, context: Context) -> int:
+    if not _is_admin(update, context):
+        await _refuse(update, update.callback_query.data)
+        return ConversationHandler.END
+    await answer(update)
+    _draft(context)["adjust"] = {"user_id": int(_data(update)[3])}
+    await reply(update, t(LG, "admin.ask_adjust_amount"))
+    return ADJ_AMOUNT
+
+
+def _parse_signed(text: str | None) -> int:
+    raw = (text or "").strip().replace(" ", "")
+    sign = -1 if raw.startswith(("-", "−")) else 1
+    return sign * parse_int(raw.lstrip("+-−"), lo=1, hi=MAX_ADJUST)
+
+
+async def got_adjust_amount(update: Update, context: Context) -> int:
+    try:
+        amount = _parse_signed(update.effective_message.text)
+    except InputError as exc:
+        await reply(update, t(LG, exc.code, **exc.params) + "\n" + t(LG, "admin.ask_adjust_amount"))
+        return ADJ_AMOUNT
+    _draft(context).setdefault("adjust", {})["amount"] = amount
+    await reply(update, t(LG, "admin.ask_adjust_reason"))
+    return ADJ_REASON
+
+
+async def got_adjust_reason(update: Update, context: Context) -> int:
+    try:
+        reason = check_reason(update.effective_message.text)
+    except InputError as exc:
+        await reply(update, t(LG, exc.code) + "\n" + t(LG, "admin.ask_adjust_reason"))
+        return ADJ_REASON
+    draft = _draft(context).get("adjust") or {}
+    user = await shop_of(context).users.get(int(draft.get("user_id", 0)))
+    if user is None or "amount" not in draft:
+        await reply(update, t(LG, "admin.not_found"))
+        return ConversationHandler.END
+    token = new_token()
+    _draft(context)["adjust"] = {}
+    _draft(context).setdefault("confirm", {})[token] = {
+        "user_id": user.id,
+        "amount": draft["amount"],
+        "reason": reason,
+    }
+    text = t(LG, "admin.adjust_preview", label=user_label(user), amount=f"{draft['amount']:+,}",
+             balance=user.balance, after=user.balance + draft["amount"], reason=reason)  # fmt: skip
+    markup = inline([[button(t(LG, "admin.confirm"), "a", "adj", "ok", token),
+                      button(t(LG, "admin.cancel"), "a", "adj", "no", token)]])  # fmt: skip
+    await reply(update, text, markup)
+    return ConversationHandler.END
+
+
+async def confirm_adjust(update: Update, context: Context) -> None:
+    if not _is_admin(update, context):
+        await _refuse(update, update.callback_query.data)
+        return
+    _, _, verb, token = _data(update)
+    pending = _draft(context).setdefault("confirm", {})
+    draft = pending.get(token)
+    if verb == "no" or draft is None:
+        pending.pop(token, None)
+        await answer(update)
+        await show(update, t(LG, "admin.cancelled" if verb == "no" else "admin.adjust_done_before"))
+        return
+    try:
+        result = await admin_service(context).adjust_balance(
+            _tg_id(update), draft["user_id"], draft["amount"], draft["reason"], token
+        )
+    except InputError as exc:
+        await answer(update, t(LG, exc.code, **exc.params), alert=True)
+        return
+    pending.pop(token, None)
+    await answer(update)
+    key = "admin.adjusted" if result.decision == Decision.DONE else "admin.adjust_done_before"
+    await show(update, t(LG, key, balance=result.balance or 0))
+
+
+# ---- broadcast ----------------------------------------------------------------------
+
+
+async def ask_broadcast(update: Update, context: Context) -> int:
+    if not _is_admin(update, context):
+        await _refuse(update, update.callback_query.data)
+        return ConversationHandler.END
+    await answer(update)
+    await reply(update, t(LG, "admin.ask_broadcast"))
+    return BC_TEXT
+
+
+async def got_broadcast(update: Update, context: Context) -> int:
+    text = (update.effective_message.text or "").strip()
+    if not text or len(text) > 3500:
+        await reply(update, t(LG, "admin.broadcast_length"))
+        return BC_TEXT
+    token = new_token()
+    _draft(context)["broadcast"] = {"token": token, "text": html.escape(text, quote=False)}
+    preview = t(LG, "admin.broadcast_preview", text=text)
+    markup = inline([[button(t(LG, "admin.send"), "a", "bc", "ok", token),
+                      button(t(LG, "admin.cancel"), "a", "bc", "no", token)]])  # fmt: skip
+    await reply(update, preview, markup)
+    return ConversationHandler.END
+
+
+async def confirm_broadcast(update: Update, context: Context) -> None:
+    if not _is_admin(update, context):
+        await _refuse(update, update.callback_query.data)
+        return
+    _, _, verb, token = _data(update)
+    draft = _draft(context).get("broadcast") or {}
+    await answer(update)
+    if verb == "no" or draft.get("token") != token:
+        if verb == "no":
+            _draft(context).pop("broadcast", None)
+        await show(update, t(LG, "admin.cancelled" if verb == "no" else "admin.broadcast_gone"))
+        return
+    _draft(context).pop("broadcast", None)
+    queued = await admin_service(context).broadcast(_tg_id(update), token, draft["text"])
+    await show(update, t(LG, "admin.broadcast_queued", total=queued))
+    msg = await reply(update, t(LG, "admin.progress", sent=0, failed=0, total=queued))
+    if msg is not None and queued:
+        context.application.create_task(
+            _follow_progress(context, msg.chat_id, msg.message_id, token, queued),
+            name=f"broadcast-progress-{token}",
+        )
+
+
+async def _follow_progress(
+    context: Context, chat_id: int, message_id: int, token: str, total: int
+) -> None:
+    """Edit one message as the notifier sends the rows (it paces the sending)."""
+    svc = admin_service(context)
+    interval = float(context.bot_data.get("broadcast_progress_interval", 2.0))
+    shown = ""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PROGRESS_MAX_SECONDS
+    while loop.time() < deadline:
+        counts = await svc.broadcast_progress(token)
+        sent = counts.get("sent", 0) + counts.get("skipped", 0)
+        finished = counts.get("pending", 0) == 0
+        key = "admin.progress_done" if finished else "admin.progress"
+        text = t(LG, key, sent=sent, failed=counts.get("failed", 0), total=total)
+        if text != shown:
+            try:
+                await context.bot.edit_message_text(
+                    text, chat_id=chat_id, message_id=message_id, parse_mode=ParseMode.HTML
+                )
+                shown = text
+            except BadRequest as exc:
+                log.info("progress edit failed: %s", exc)
+        if finished:
+            return
+        await asyncio.sleep(interval)
+
+
+# ---- wiring -------------------------------------------------------------------------
+
+
+async def cancel(update: Update, context: Context) -> int:
+    context.user_data.pop("admin", None)
+    lg = lang(update)
+    await reply(update, t(lg, "common.cancelled"), main_menu(lg))
+    return ConversationHandler.END
 
 
 def register(app: Application) -> None:
-    pass
+    text = filters.TEXT & ~filters.COMMAND
+    conv = ConversationHandler(
+        name="admin",
+        persistent=True,
+        allow_reentry=True,
+        conversation_timeout=TIMEOUT_SECONDS,
+        entry_points=[
+            CallbackQueryHandler(ask_reject_reason, pattern=r"^a:tp:no:\d+$"),
+            CallbackQueryHandler(ask_panel_id, pattern=r"^a:rv:att:\d+$"),
+            CallbackQueryHandler(ask_price, pattern=r"^a:sv:pr:\d+$"),
+            CallbackQueryHandler(ask_lookup, pattern=r"^a:m:lu$"),
+            CallbackQueryHandler(ask_adjust, pattern=r"^a:lu:adj:\d+$"),
+            CallbackQueryHandler(ask_broadcast, pattern=r"^a:m:bc$"),
+        ],
+        states={
+            REJECT_REASON: [MessageHandler(text, got_reject_reason)],
+            PANEL_ID: [MessageHandler(text, got_panel_id)],
+            PRICE: [MessageHandler(text, got_price)],
+            LOOKUP: [MessageHandler(text, got_lookup)],
+            ADJ_AMOUNT: [MessageHandler(text, got_adjust_amount)],
+            ADJ_REASON: [MessageHandler(text, got_adjust_reason)],
+            BC_TEXT: [MessageHandler(text, got_broadcast)],
+        },
+        fallbacks=[CommandHandler("cancel", cancel)],
+    )
+    app.add_handler(CommandHandler("admin", admin_menu))
+    app.add_handler(conv)
+    app.add_handler(CallbackQueryHandler(approve, pattern=r"^a:tp:ok:\d+$"))
+    app.add_handler(CallbackQueryHandler(section, pattern=r"^a:m:\w+$"))
+    app.add_handler(CallbackQueryHandler(refund_review, pattern=r"^a:rv:ref:\d+$"))
+    app.add_handler(CallbackQueryHandler(sync_services, pattern=r"^a:sv:sync$"))
+    app.add_handler(CallbackQueryHandler(toggle_visible, pattern=r"^a:sv:vis:\d+$"))
+    app.add_handler(CallbackQueryHandler(confirm_adjust, pattern=r"^a:adj:(ok|no):[\w-]+$"))
+    app.add_handler(CallbackQueryHandler(confirm_broadcast, pattern=r"^a:bc:(ok|no):[\w-]+$"))

@@ -57,7 +57,7 @@ class Stats:
 
 def check_reason(reason: str | None) -> str:
     text = (reason or "").strip()
-    if not text:
+    if len(text) < 2:  # "." or "-" is not a reason
         raise InputError("admin.reason_required")
     return text[:MAX_REASON]
 
@@ -226,8 +226,8 @@ class AdminService:
             return None
         conn = self.ctx.db.reader
         tz = ZoneInfo(self.ctx.settings.timezone)
-        local_midnight = self.ctx.now().astimezone(tz).replace(
-            hour=0, minute=0, second=0, microsecond=0
+        local_midnight = (
+            self.ctx.now().astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
         )
         periods = {}
         for name, days in (("today", 0), ("7d", 6), ("30d", 29)):
