@@ -265,3 +265,41 @@ async def test_slow_panel_for_one_customer_does_not_delay_another(env):
     assert not any("접수되었어요" in m.text for m in a.bot_messages())  # A is still held
     env.sim.release_slow()
     await a.wait_for("접수되었어요")
+
+
+async def test_dripfeed_runs_and_interval(env):
+    await env.credit(15, 100_000)
+    u = env.user(15)
+    await pick_service(u, "인스타그램 외국인 팔로워", r"외국인 HQ")
+    await u.wait_for("링크")
+    await answer(u, "https://instagram.com/drip", "수량")
+    await answer(u, "1000", "드립피드")
+    await u.press("네, 나눠서 넣을게요")
+    await u.wait_for("몇 <b>회</b>|몇 회")
+    await answer(u, "1", "2 ~ 100")  # fewer than 2 runs → the same question
+    await answer(u, "3", "간격")
+    await u.press("30분")
+    card = (await u.wait_for("주문 확인")).text
+    # 1,000 × 3 runs = 3,000 at ceil(1.25 × 1400 × 1.5) = 2,625 per 1000 → 7,875.
+    assert "총 3,000개" in card and "7,875원" in card
+    await u.press("✅ 확인")
+    await u.wait_for("접수되었어요")
+    (add,) = env.sim.adds()
+    assert add.fields["runs"] == "3" and add.fields["interval"] == "30"
+    assert add.quantity == "1000"
+
+
+async def test_expired_card_charges_nothing_and_offers_restart(env):
+    await env.credit(16, 50_000)
+    u = env.user(16)
+    await pick_service(u, *KR_FOLLOWERS)
+    await u.wait_for("링크")
+    await answer(u, "https://instagram.com/late", "수량")
+    await answer(u, "1000", "주문 확인")
+    env.clock.advance(minutes=16)  # past the quote's 15-minute validity
+    await u.press("✅ 확인")
+    msg = await u.wait_for("시간이 지났어요")
+    assert "🛒 다시 주문하기" in msg.button_labels()
+    assert env.sim.orders_created() == 0 and await env.balance(16) == 50_000
+    await u.press("🛒 다시 주문하기")
+    await u.wait_for("카테고리")
