@@ -206,12 +206,14 @@ async def ask_reject_reason(update: Update, context: Context) -> int:
 
 async def got_reject_reason(update: Update, context: Context) -> int:
     topup_id = _draft(context).get("reject")
+    if not isinstance(topup_id, int):
+        return ConversationHandler.END
     try:
         reason = check_reason(update.effective_message.text)
     except InputError as exc:
         await reply(update, t(LG, exc.code) + "\n" + t(LG, "admin.ask_reject_reason_again"))
         return REJECT_REASON
-    result = await shop_of(context).topups.reject(int(topup_id), _tg_id(update), reason)
+    result = await shop_of(context).topups.reject(topup_id, _tg_id(update), reason)
     _draft(context).pop("reject", None)
     if result.decision == Decision.FORBIDDEN:
         await _refuse(update, f"reject {topup_id}")

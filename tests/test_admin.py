@@ -238,3 +238,41 @@ async def test_broadcast_to_300_customers_reports_progress(env):
     done = await a0.wait_for(r"발송 완료: 299 / 300 \(실패 1\)")
     assert done.message_id == progress.message_id  # one message, edited
     assert len(await _rows(env, "SELECT * FROM audit WHERE action = 'broadcast'")) == 1
+
+
+async def test_stats_show_today_and_panel_balance(env):
+    await env.credit(28, 50_000)
+    user = await env.shop.users.by_telegram(28)
+    svc = next(s for s in await env.shop.catalog.all() if s.panel_id == "101")
+    q = await env.shop.orders.quote(
+        user.id, svc.id, OrderInput(link="https://instagram.com/b", quantity=100)
+    )
+    placed = await env.shop.orders.place(user.id, q.token)
+    assert placed.outcome == PlaceOutcome.PLACED
+    a0 = env.admin(0)
+    await a0.send_command("/admin")
+    await a0.wait_for(r"관리자 메뉴")
+    await a0.press("📊 통계")
+    msg = await a0.wait_for(r"패널 잔액")
+    assert f"오늘\n주문 1건 · 매출 {placed.order.price:,}원" in msg.text
+    assert "전체 고객: 1명" in msg.text
+    assert "확인 불가" not in msg.text  # the simulator answered the balance call
+
+
+async def test_hide_service_and_override_price_are_audited(env):
+    svc = next(s for s in await env.shop.catalog.all() if s.panel_id == "101")
+    a0 = env.admin(0)
+    await a0.send_command("/admin")
+    await a0.wait_for(r"관리자 메뉴")
+    await a0.press("🧾 서비스 관리")
+    page = await a0.wait_for(r"서비스 관리")
+    await a0.press(f"👁 #{svc.id}", page)
+    await a0.wait_for(f"🚫 #{svc.id}")
+    assert not (await env.shop.catalog.get(svc.id)).visible
+    await a0.press(f"💲 가격 #{svc.id}")
+    await a0.wait_for(r"1000개당 가격")
+    await a0.send_text("3,500")
+    await a0.wait_for(r"가격을 변경했어요")
+    assert (await env.shop.catalog.get(svc.id)).price_override == 3500
+    actions = [r["action"] for r in await _rows(env, "SELECT action FROM audit ORDER BY id")]
+    assert actions == ["service.visible", "service.price"]
