@@ -204,8 +204,9 @@ function toast(text, kind) {
 
 function applyState(data) {
   state.version = data.version;
-  renderMessages(data.messages);
+  // keyboard first: it changes the height of the message list we scroll to the bottom of
   renderKeyboard(data.keyboard || [], data.placeholder);
+  renderMessages(data.messages);
   for (const tst of data.toasts || []) toast(tst.text, tst.alert ? "alert" : "");
 }
 
@@ -244,6 +245,9 @@ async function pay(messageId, btn) {
 
 // --- long polls ----------------------------------------------------------------------
 
+// "?once": fetch a single snapshot and stop (headless screenshots wait for idle network).
+const ONCE = new URLSearchParams(location.search).has("once");
+
 async function pollOpenChat(userId, ctrl) {
   while (!ctrl.signal.aborted) {
     try {
@@ -252,6 +256,7 @@ async function pollOpenChat(userId, ctrl) {
       const data = await res.json();
       if (!ctrl.signal.aborted) applyState(data);
       $("status").textContent = "봇 · bot";
+      if (ONCE) return;
     } catch (err) {
       if (ctrl.signal.aborted) return;
       $("status").textContent = "연결 끊김 · offline (retrying)";
@@ -300,7 +305,7 @@ function open(userId) {
   pollOpenChat(userId, ctrl).then(() => {});
   // start the watchers once the first snapshot fixed our journal position
   setTimeout(() => {
-    if (state.poll !== ctrl) return;
+    if (state.poll !== ctrl || ONCE) return;
     for (const p of state.people) if (p.id !== userId) watchOther(p);
   }, 500);
   $("input").focus();
