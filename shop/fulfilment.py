@@ -137,6 +137,9 @@ class FulfilmentService:
             and row["remains"] == fields["remains"]
             and row["start_count"] == s.start_count
         )
+        unchanged = same and row["poll_failures"] == 0 and row["panel_status"] == s.raw_status
+        if unchanged and not started:
+            return "same"  # nothing to write: skip a transaction per unchanged order
         async with self.ctx.db.transaction() as conn:
             if not await orders.update(conn, row["id"], st.POLLED, fields):
                 return "same"
