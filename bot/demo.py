@@ -69,6 +69,8 @@ class DemoHandle:
         return self.web_server.url + "/"
 
     async def stop(self) -> None:
+        # Release the bot's getUpdates and the pages' long polls first, so stopping is quick.
+        self.emu.shutdown()
         try:
             await stop_bot(self.app)
         finally:
