@@ -141,3 +141,31 @@ async def test_restart_keeps_data_and_does_not_seed_twice(tmp_path: Path) -> Non
         finally:
             await handle.stop()
     assert (tmp_path / "demo-data" / "shop.sqlite3").exists()
+
+
+async def test_stars_invoice_is_paid_through_the_page(web: httpx.AsyncClient) -> None:
+    await send(web, CUSTOMER.id, "💳 잔액충전")
+    state = await poll_until(
+        web,
+        CUSTOMER.id,
+        lambda s: any(
+            b["callback_data"] == "t:stars"
+            for m in s["messages"]
+            for row in m["buttons"]
+            for b in row
+        ),
+    )
+    menu = next(m for m in reversed(state["messages"]) if m["buttons"])
+    r = await web.post(
+        f"/api/chat/{CUSTOMER.id}/press", json={"message_id": menu["message_id"], "data": "t:stars"}
+    )
+    assert r.status_code == 200, r.text
+    await poll_until(web, CUSTOMER.id, lambda s: s["messages"][-1]["last_seq"] > menu["last_seq"])
+    await send(web, CUSTOMER.id, "10000")
+    state = await poll_until(web, CUSTOMER.id, lambda s: s["messages"][-1]["kind"] == "invoice")
+    invoice = state["messages"][-1]
+    assert invoice["invoice"]["currency"] == "XTR" and invoice["invoice"]["total_amount"] == 500
+    r = await web.post(f"/api/chat/{CUSTOMER.id}/pay", json={"message_id": invoice["message_id"]})
+    assert r.status_code == 200 and r.json()["ok"], r.text
+    state = await poll_until(web, CUSTOMER.id, has_text("60,000원"))
+    assert any(m["kind"] == "successful_payment" for m in state["messages"])
