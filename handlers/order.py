@@ -414,6 +414,8 @@ async def on_button(update: Update, context: Context) -> str | int:
     if action == "new":
         await answer(update)
         return await start_order(update, context)
+    if action == "card":
+        return await reshow_card(update, context, arg)
     await answer(update)
     if action == "back":
         return await back(update, context)
@@ -555,7 +557,26 @@ async def on_stale_button(update: Update, context: Context) -> None:
         await answer(update)
         await start_order(update, context)
         return
+    if query.data.startswith("o:card:"):
+        await reshow_card(update, context, query.data.split(":", 2)[2])
+        return
     await answer(update, t(lang(update), "common.expired_button"), alert=True)
+
+
+async def reshow_card(update: Update, context: Context, token: str) -> str | int:
+    """After a top-up: the same confirmation card again (same token, same price)."""
+    lg = lang(update)
+    user = await customer(update, context)
+    shop = shop_of(context)
+    q = await shop.orders.get_quote(user.id, token)
+    if q is None or q.expires_at < shop.ctx.now_iso() or not q.service.sellable:
+        await answer(update, t(lg, "common.expired_button"), alert=True)
+        return ConversationHandler.END
+    await answer(update)
+    rows = [[button(t(lg, "order.confirm"), "o", "ok", q.token),
+             button(t(lg, "common.cancel"), "o", "x")]]  # fmt: skip
+    await reply(update, card_text(lg, q), inline(rows))
+    return "confirm"
 
 
 def other_menu_filter() -> filters.BaseFilter:

@@ -242,7 +242,7 @@ def back_to_order_markup(lg: str, user_data: dict) -> object | None:
     token = draft.get("token") if isinstance(draft, dict) else None
     if not isinstance(token, str) or not token:
         return None
-    return inline([[button(t(lg, "topup.back_to_order"), "o", "back", token)]])
+    return inline([[button(t(lg, "topup.back_to_order"), "o", "card", token)]])
 
 
 async def paid(update: Update, context: Context) -> None:

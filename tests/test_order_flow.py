@@ -303,3 +303,25 @@ async def test_expired_card_charges_nothing_and_offers_restart(env):
     assert env.sim.orders_created() == 0 and await env.balance(16) == 50_000
     await u.press("🛒 다시 주문하기")
     await u.wait_for("카테고리")
+
+
+async def test_card_comes_back_after_a_top_up(env):
+    """Short of money → top up → the same card (same token and price) → confirm places it."""
+    uid = 7301
+    await env.credit(uid, 5_000)
+    user = await env.shop.users.by_telegram(uid)
+    svc = next(s for s in await env.shop.catalog.all() if s.panel_id == "101")
+    from shop.models import OrderInput
+
+    q = await env.shop.orders.quote(user.id, svc.id, OrderInput(link="https://instagram.com/z",
+                                                                quantity=1000))  # fmt: skip
+    assert q.missing > 0
+    await env.credit(uid, 50_000)
+    u = env.user(uid)
+    await u.send_command("/start")
+    msg = await u.wait_for(r"잔액")
+    await u.press_data(f"o:card:{q.token}", msg)
+    card = await u.wait_for(r"20,580")
+    await u.press("확인", card)
+    await u.wait_for(r"접수")
+    assert await env.balance(uid) == 55_000 - 20_580

@@ -165,4 +165,4 @@ async def test_stars_credit_offers_way_back_to_order(env):
     invoice = await _stars_invoice(env, u)
     await u.pay(invoice)
     msg = await u.wait_for(r"충전되었어요")
-    assert [b["callback_data"] for b in msg.buttons()] == ["o:back:tok123"]
+    assert [b["callback_data"] for b in msg.buttons()] == ["o:card:tok123"]
