@@ -39,7 +39,6 @@ from telegram.ext import (
     filters,
 )
 
-from fulfillment.models import ServiceType
 from handlers.common import (
     MENU_KEYS,
     Context,
@@ -55,7 +54,7 @@ from handlers.common import (
     show,
 )
 from handlers.i18n import Safe, t
-from shop.models import OrderInput, PlaceOutcome, PlaceResult, Quote, Service
+from shop.models import OrderInput, PlaceOutcome, PlaceResult, Quote, Service, ServiceType
 from shop.orders import DRIPFEED_INTERVALS, MAX_POSTS, MAX_RUNS
 from shop.parsing import (
     MAX_INPUT_CHARS,
