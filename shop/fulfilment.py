@@ -18,6 +18,7 @@ from fulfillment.models import ItemError, OrderStatus, PanelError, PanelStatus
 from shop import money, notices
 from shop import statuses as st
 from shop.context import ShopContext
+from shop.crashpoints import crashpoint
 from storage import ledger, orders, users
 from storage.ledger import Posting
 
@@ -37,6 +38,14 @@ class PollReport:
     unknown: int = 0
     outage: bool = False
     settled: list[int] = field(default_factory=list)
+
+
+def _ended_subscription(row: aiosqlite.Row, s: object) -> bool:
+    return (
+        row["kind"] == "subscription"
+        and isinstance(s, OrderStatus)
+        and s.status in (PanelStatus.COMPLETED, PanelStatus.EXPIRED, PanelStatus.CANCELED)
+    )
 
 
 def _clamp(remains: int | None, quantity: int) -> int | None:
@@ -67,61 +76,106 @@ class FulfilmentService:
                 await self._backoff([by_panel[i] for i in chunk], str(exc))
                 continue
             report.calls += batch.calls
-            for panel_id in chunk:
-                result = batch.results.get(panel_id, ItemError("missing in answer"))
-                await self._apply_one(by_panel[panel_id], result, report)
+            await self._apply_chunk(chunk, by_panel, batch.results, report)
         report.polled = len(ids)
         return report
 
-    async def _apply_one(self, row: aiosqlite.Row, result: object, report: PollReport) -> None:
-        try:
-            if isinstance(result, ItemError):
-                report.errors += 1
-                await self._backoff([row], result.error)
-            elif isinstance(result, OrderStatus):
-                outcome = await self.apply(row["id"], result)
+    async def _apply_chunk(
+        self,
+        chunk: list[str],
+        by_panel: dict[str, aiosqlite.Row],
+        results: dict[str, OrderStatus | ItemError],
+        report: PollReport,
+    ) -> None:
+        """Apply up to 100 answers in ONE transaction, each order in its own savepoint."""
+        rows = await orders.get_many(self.ctx.db.reader, [by_panel[p]["id"] for p in chunk])
+        answers = {p: results.get(p, ItemError("missing in answer")) for p in chunk}
+        # Ended subscriptions need their children's charges: panel calls, so before the
+        # transaction, never inside it.
+        usage: dict[int, int | None] = {}
+        for panel_id, answer in answers.items():
+            row = rows.get(by_panel[panel_id]["id"])
+            if row is not None and _ended_subscription(row, answer):
+                usage[row["id"]] = await self._usage_or_none(row, answer)
+        async with self.ctx.db.transaction() as conn:
+            for panel_id, answer in answers.items():
+                row = rows.get(by_panel[panel_id]["id"])
+                if row is None:
+                    continue
+                try:
+                    async with self.ctx.db.savepoint(conn):
+                        outcome = await self._apply_row(conn, row, answer, usage.get(row["id"]))
+                except Exception:
+                    # One bad order never stops the batch (its savepoint was rolled back).
+                    report.errors += 1
+                    log.exception("applying the status of order %s failed", row["id"])
+                    continue
+                report.errors += outcome == "error"
                 report.changed += outcome in ("changed", "finished")
                 report.finished += outcome == "finished"
                 report.unknown += outcome == "unknown"
-        except Exception:
-            # One bad order never stops the batch.
-            report.errors += 1
-            log.exception("applying the status of order %s failed", row["id"])
+        crashpoint("after_refund_commit")  # after the batch commit (refunds included)
 
     async def _backoff(self, rows: list[aiosqlite.Row], error: str) -> None:
         async with self.ctx.db.transaction() as conn:
             for row in rows:
-                failures = row["poll_failures"] + 1
-                wait = min(MAX_BACKOFF_SECONDS, self._interval() * 2 ** min(failures, 10))
-                await orders.update(
-                    conn, row["id"], st.POLLED,
-                    {"poll_failures": failures, "next_poll_at": self.ctx.now_iso(seconds=wait),
-                     "error": error[:500]},
-                )  # fmt: skip
+                await self._backoff_in(conn, row, error)
+
+    async def _backoff_in(self, conn: aiosqlite.Connection, row: aiosqlite.Row, error: str) -> None:
+        failures = row["poll_failures"] + 1
+        wait = min(MAX_BACKOFF_SECONDS, self._interval() * 2 ** min(failures, 10))
+        await orders.update(
+            conn, row["id"], st.POLLED,
+            {"poll_failures": failures, "next_poll_at": self.ctx.now_iso(seconds=wait),
+             "error": error[:500]},
+        )  # fmt: skip
 
     def _interval(self) -> float:
         return self.ctx.settings.poll_interval_seconds
 
     # ---- applying ------------------------------------------------------------------
 
-    async def apply(self, order_id: int, status: OrderStatus) -> str:
-        """Apply one panel status; returns 'same', 'changed', 'finished' or 'unknown'."""
+    async def apply(self, order_id: int, status: OrderStatus | ItemError) -> str:
+        """Apply one panel answer; returns 'same', 'changed', 'finished', 'unknown', 'error'."""
         row = await orders.get(self.ctx.db.reader, order_id)
-        if row is None or row["status"] not in st.POLLED:
+        if row is None:
             return "same"
+        used = await self._usage_or_none(row, status) if _ended_subscription(row, status) else None
+        async with self.ctx.db.transaction() as conn:
+            return await self._apply_row(conn, row, status, used)
+
+    async def _apply_row(
+        self,
+        conn: aiosqlite.Connection,
+        row: aiosqlite.Row,
+        status: OrderStatus | ItemError,
+        used_units: int | None,
+    ) -> str:
+        if row["status"] not in st.POLLED:
+            return "same"
+        if isinstance(status, ItemError):
+            await self._backoff_in(conn, row, status.error)
+            return "error"
         if status.status == PanelStatus.UNKNOWN:
-            await self._unknown_word(row, status.raw_status)
+            await self._unknown_word(conn, row, status.raw_status)
             return "unknown"
         if row["kind"] == "subscription":
-            return await self._apply_subscription(row, status)
+            if not _ended_subscription(row, status):
+                target = st.IN_PROGRESS if status.status != PanelStatus.PENDING else st.PENDING
+                return await self._progress(conn, row, status, target)
+            if used_units is None:
+                return "same"  # children's charges unavailable: settle next cycle
+            return await self._settle(conn, row, status, used_units)
         target = st.ORDER_TARGET[status.status]
         if target in st.TERMINAL:
-            return await self._finish(row, status, target)
+            return await self._finish(conn, row, status, target)
         if target == st.NEEDS_REVIEW:
-            return await self._panel_failed(row, status)
-        return await self._progress(row, status, target)
+            return await self._panel_failed(conn, row, status)
+        return await self._progress(conn, row, status, target)
 
-    async def _progress(self, row: aiosqlite.Row, s: OrderStatus, target: str) -> str:
+    async def _progress(
+        self, conn: aiosqlite.Connection, row: aiosqlite.Row, s: OrderStatus, target: str
+    ) -> str:
         now = self.ctx.now_iso()
         fields = {
             "status": target, "panel_status": s.raw_status, "updated_at": now,
@@ -140,18 +194,19 @@ class FulfilmentService:
         unchanged = same and row["poll_failures"] == 0 and row["panel_status"] == s.raw_status
         if unchanged and not started:
             return "same"  # nothing to write: skip a transaction per unchanged order
-        async with self.ctx.db.transaction() as conn:
-            if not await orders.update(conn, row["id"], st.POLLED, fields):
-                return "same"
-            if started and self.ctx.settings.notify_started:
-                user = await users.get(conn, row["user_id"])
-                await notices.to_user(
-                    conn, user_row=user, key=f"order:{row['id']}:started",
-                    event="order_started", payload={"order_id": row["id"]}, now=now,
-                )  # fmt: skip
+        if not await orders.update(conn, row["id"], st.POLLED, fields):
+            return "same"
+        if started and self.ctx.settings.notify_started:
+            user = await users.get(conn, row["user_id"])
+            await notices.to_user(
+                conn, user_row=user, key=f"order:{row['id']}:started",
+                event="order_started", payload={"order_id": row["id"]}, now=now,
+            )  # fmt: skip
         return "same" if same else "changed"
 
-    async def _finish(self, row: aiosqlite.Row, s: OrderStatus, target: str) -> str:
+    async def _finish(
+        self, conn: aiosqlite.Connection, row: aiosqlite.Row, s: OrderStatus, target: str
+    ) -> str:
         price, quantity, oid = row["price"], row["quantity"], row["id"]
         remains = _clamp(s.remains, quantity)
         if target == st.CANCELED:
@@ -159,94 +214,91 @@ class FulfilmentService:
         elif target == st.PARTIAL:
             if remains is None:
                 # "Partial" with no usable remains: the refund cannot be computed.
-                return await self._panel_failed(row, s)
+                return await self._panel_failed(conn, row, s)
             refund = money.partial_refund(price, remains, quantity)
         else:
             refund, remains = 0, 0
         delivered = quantity - (remains or 0)
         now = self.ctx.now_iso()
-        async with self.ctx.db.transaction() as conn:
-            ok = await orders.update(
-                conn, oid, st.POLLED,
-                {"status": target, "panel_status": s.raw_status, "remains": remains,
-                 "start_count": s.start_count, "delivered": delivered, "refunded": refund,
-                 "charge": None if s.charge is None else str(s.charge),
-                 "finished_at": now, "updated_at": now, "next_poll_at": None},
+        ok = await orders.update(
+            conn, oid, st.POLLED,
+            {"status": target, "panel_status": s.raw_status, "remains": remains,
+             "start_count": s.start_count, "delivered": delivered, "refunded": refund,
+             "charge": None if s.charge is None else str(s.charge),
+             "finished_at": now, "updated_at": now, "next_poll_at": None},
+        )  # fmt: skip
+        if not ok:
+            return "same"
+        if refund > 0:
+            await ledger.post(
+                conn,
+                Posting(row["user_id"], refund, "refund", f"order:{oid}:refund", oid,
+                        note=f"panel status {s.raw_status}"),
+                now,
             )  # fmt: skip
-            if not ok:
-                return "same"
-            if refund > 0:
-                await ledger.post(
-                    conn,
-                    Posting(row["user_id"], refund, "refund", f"order:{oid}:refund", oid,
-                            note=f"panel status {s.raw_status}"),
-                    now,
-                )  # fmt: skip
-            user = await users.get(conn, row["user_id"])
-            await notices.to_user(
-                conn, user_row=user, key=f"order:{oid}:{target}", event=f"order_{target}",
-                payload={"order_id": oid, "delivered": delivered, "quantity": quantity,
-                         "refund": refund, "balance": user["balance"]},
-                now=now,
-            )  # fmt: skip
+        user = await users.get(conn, row["user_id"])
+        await notices.to_user(
+            conn, user_row=user, key=f"order:{oid}:{target}", event=f"order_{target}",
+            payload={"order_id": oid, "delivered": delivered, "quantity": quantity,
+                     "refund": refund, "balance": user["balance"]},
+            now=now,
+        )  # fmt: skip
         return "finished"
 
-    async def _panel_failed(self, row: aiosqlite.Row, s: OrderStatus) -> str:
+    async def _panel_failed(
+        self, conn: aiosqlite.Connection, row: aiosqlite.Row, s: OrderStatus
+    ) -> str:
         """Fail/Error (or an unusable Partial): keep the money where it is, ask a human."""
         now = self.ctx.now_iso()
         reason = f"panel reported {s.raw_status!r} (remains {s.remains})"
-        async with self.ctx.db.transaction() as conn:
-            ok = await orders.update(
-                conn, row["id"], st.POLLED,
-                {"status": st.NEEDS_REVIEW, "panel_status": s.raw_status, "error": reason,
-                 "updated_at": now, "next_poll_at": None},
-            )  # fmt: skip
-            if not ok:
-                return "same"
-            user = await users.get(conn, row["user_id"])
-            await notices.to_user(
-                conn, user_row=user, key=f"order:{row['id']}:review", event="order_review",
-                payload={"order_id": row["id"]}, now=now,
-            )  # fmt: skip
-            await notices.to_admins(
-                conn, self.ctx.settings, key=f"order:{row['id']}:review", event="admin_review",
-                payload={"order_id": row["id"], "user_id": row["user_id"],
-                         "price": row["price"], "link": row["link"] or row["username"],
-                         "reason": reason, "panel_order_id": row["panel_order_id"]},
-                now=now,
-            )  # fmt: skip
+        ok = await orders.update(
+            conn, row["id"], st.POLLED,
+            {"status": st.NEEDS_REVIEW, "panel_status": s.raw_status, "error": reason,
+             "updated_at": now, "next_poll_at": None},
+        )  # fmt: skip
+        if not ok:
+            return "same"
+        user = await users.get(conn, row["user_id"])
+        await notices.to_user(
+            conn, user_row=user, key=f"order:{row['id']}:review", event="order_review",
+            payload={"order_id": row["id"]}, now=now,
+        )  # fmt: skip
+        await notices.to_admins(
+            conn, self.ctx.settings, key=f"order:{row['id']}:review", event="admin_review",
+            payload={"order_id": row["id"], "user_id": row["user_id"],
+                     "price": row["price"], "link": row["link"] or row["username"],
+                     "reason": reason, "panel_order_id": row["panel_order_id"]},
+            now=now,
+        )  # fmt: skip
         return "changed"
 
-    async def _unknown_word(self, row: aiosqlite.Row, word: str) -> None:
+    async def _unknown_word(
+        self, conn: aiosqlite.Connection, row: aiosqlite.Row, word: str
+    ) -> None:
         now = self.ctx.now_iso()
         log.warning("order %s: unknown panel status %r; still polling", row["id"], word)
-        async with self.ctx.db.transaction() as conn:
-            await orders.update(
-                conn, row["id"], st.POLLED,
-                {"panel_status": word, "updated_at": now,
-                 "next_poll_at": self.ctx.now_iso(seconds=self._interval())},
-            )  # fmt: skip
-            await notices.to_admins(
-                conn, self.ctx.settings, key=f"order:{row['id']}:unknown:{word[:40]}",
-                event="admin_unknown_status",
-                payload={"order_id": row["id"], "word": word,
-                         "panel_order_id": row["panel_order_id"]},
-                now=now,
-            )  # fmt: skip
+        await orders.update(
+            conn, row["id"], st.POLLED,
+            {"panel_status": word, "updated_at": now,
+             "next_poll_at": self.ctx.now_iso(seconds=self._interval())},
+        )  # fmt: skip
+        await notices.to_admins(
+            conn, self.ctx.settings, key=f"order:{row['id']}:unknown:{word[:40]}",
+            event="admin_unknown_status",
+            payload={"order_id": row["id"], "word": word,
+                     "panel_order_id": row["panel_order_id"]},
+            now=now,
+        )  # fmt: skip
 
     # ---- subscriptions ----------------------------------------------------------------
 
-    async def _apply_subscription(self, row: aiosqlite.Row, s: OrderStatus) -> str:
-        ended = s.status in (PanelStatus.COMPLETED, PanelStatus.EXPIRED, PanelStatus.CANCELED)
-        if not ended:
-            target = st.IN_PROGRESS if s.status != PanelStatus.PENDING else st.PENDING
-            return await self._progress(row, s, target)
+    async def _usage_or_none(self, row: aiosqlite.Row, s: OrderStatus | ItemError) -> int | None:
         try:
-            used = await self._subscription_used_units(row, s)
+            assert isinstance(s, OrderStatus)
+            return await self._subscription_used_units(row, s)
         except PanelError as exc:
             log.warning("subscription %s: child statuses unavailable: %s", row["id"], exc)
-            return "same"
-        return await self._settle(row, s, used)
+            return None
 
     async def _subscription_used_units(self, row: aiosqlite.Row, s: OrderStatus) -> int:
         """Units delivered, derived from the children's charges at the stored rate."""
@@ -259,7 +311,9 @@ class FulfilmentService:
         )
         return money.units_from_charge(charge, Decimal(row["rate"]))
 
-    async def _settle(self, row: aiosqlite.Row, s: OrderStatus, used_units: int) -> str:
+    async def _settle(
+        self, conn: aiosqlite.Connection, row: aiosqlite.Row, s: OrderStatus, used_units: int
+    ) -> str:
         oid, price = row["id"], row["price"]
         used_units = min(used_units, row["quantity"])
         cost = min(price, money.order_price(row["price_per_1000"], used_units)) if used_units else 0
@@ -268,29 +322,28 @@ class FulfilmentService:
             st.CANCELED if s.status == PanelStatus.CANCELED and used_units == 0 else st.COMPLETED
         )
         now = self.ctx.now_iso()
-        async with self.ctx.db.transaction() as conn:
-            ok = await orders.update(
-                conn, oid, st.POLLED,
-                {"status": target, "panel_status": s.raw_status, "delivered": used_units,
-                 "remains": row["quantity"] - used_units, "refunded": refund,
-                 "finished_at": now, "updated_at": now, "next_poll_at": None},
+        ok = await orders.update(
+            conn, oid, st.POLLED,
+            {"status": target, "panel_status": s.raw_status, "delivered": used_units,
+             "remains": row["quantity"] - used_units, "refunded": refund,
+             "finished_at": now, "updated_at": now, "next_poll_at": None},
+        )  # fmt: skip
+        if not ok:
+            return "same"
+        if refund > 0:
+            await ledger.post(
+                conn,
+                Posting(row["user_id"], refund, "reserve_release",
+                        f"order:{oid}:refund", oid, note="subscription settled"),
+                now,
             )  # fmt: skip
-            if not ok:
-                return "same"
-            if refund > 0:
-                await ledger.post(
-                    conn,
-                    Posting(row["user_id"], refund, "reserve_release",
-                            f"order:{oid}:refund", oid, note="subscription settled"),
-                    now,
-                )  # fmt: skip
-            user = await users.get(conn, row["user_id"])
-            await notices.to_user(
-                conn, user_row=user, key=f"order:{oid}:sub_ended", event="subscription_ended",
-                payload={"order_id": oid, "used": cost, "returned": refund,
-                         "delivered": used_units, "balance": user["balance"]},
-                now=now,
-            )  # fmt: skip
+        user = await users.get(conn, row["user_id"])
+        await notices.to_user(
+            conn, user_row=user, key=f"order:{oid}:sub_ended", event="subscription_ended",
+            payload={"order_id": oid, "used": cost, "returned": refund,
+                     "delivered": used_units, "balance": user["balance"]},
+            now=now,
+        )  # fmt: skip
         return "finished"
 
     # ---- timed checks ----------------------------------------------------------------

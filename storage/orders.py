@@ -128,3 +128,9 @@ async def total_spent(conn: aiosqlite.Connection, user_id: int) -> int:
     async with conn.execute(sql, (user_id,)) as cur:
         row = await cur.fetchone()
     return int(row[0])
+
+
+async def get_many(conn: aiosqlite.Connection, order_ids: list[int]) -> dict[int, aiosqlite.Row]:
+    sql = "SELECT * FROM orders WHERE id IN (SELECT value FROM json_each(?))"
+    async with conn.execute(sql, (json.dumps(order_ids),)) as cur:
+        return {r["id"]: r for r in await cur.fetchall()}
