@@ -49,20 +49,20 @@ class _Section(BaseModel):
 
 
 class TelegramConfig(_Section):
-    token: SecretStr | None = Field(None, description="BotFather token (or SHOP_TELEGRAM_TOKEN)")
+    token: SecretStr | None = Field(None, description="BotFather token; required for `run`")
     base_url: str = Field(
         "https://api.telegram.org/bot",
         description="Bot API base URL (a self-hosted Bot API server or the emulator)",
     )
     admin_ids: list[int] = Field(default_factory=list, description="Telegram ids of the admins")
     payments_token: SecretStr | None = Field(
-        None, description="payment provider token (or SHOP_PAYMENTS_TOKEN); not needed for Stars"
+        None, description="payment provider token; not needed for Telegram Stars"
     )
 
 
 class ProviderConfig(_Section):
     url: str = Field(..., description="full API URL of the SMM panel, e.g. https://panel/api/v2")
-    key: SecretStr = Field(..., description="panel API key (or SHOP_PROVIDER_KEY)")
+    key: SecretStr = Field(..., description="panel API key")
     timeout_seconds: float = Field(20.0, gt=0, le=300, description="HTTP timeout per panel call")
 
 
@@ -190,3 +190,34 @@ def require_token(config: Config) -> str:
     if not token:
         raise ConfigError("missing required key telegram.token (or set SHOP_TELEGRAM_TOKEN)")
     return token
+
+
+def _default_text(field: Any) -> str:
+    if field.is_required():
+        return "**required**"
+    value = field.get_default(call_default_factory=True)
+    if value is None:
+        return "unset"
+    if isinstance(value, SecretStr):
+        return "unset"
+    if isinstance(value, str):
+        return f'`"{value}"`'
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, Decimal):
+        return f'`"{value}"`'
+    return f"`{value}`"
+
+
+def reference_table() -> str:
+    """The README's table of config keys, generated from the models so it cannot drift."""
+    lines = ["| key | default | meaning |", "| --- | --- | --- |"]
+    for section, sfield in Config.model_fields.items():
+        model = sfield.annotation
+        for key, field in model.model_fields.items():
+            meaning = field.description or ""
+            env = next((v for (s, k), v in ENV_SECRETS.items() if (s, k) == (section, key)), None)
+            if env:
+                meaning += f" (env `{env}`)"
+            lines.append(f"| `{section}.{key}` | {_default_text(field)} | {meaning} |")
+    return "\n".join(lines)
