@@ -91,8 +91,12 @@ async def _seed(runtime: ShopRuntime) -> None:
 
 
 async def start_demo(
-    host: str = "127.0.0.1", port: int = 8080, folder: str = "demo-data"
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    folder: str = "demo-data",
+    speed: float = STAGE_SECONDS,
 ) -> DemoHandle:
+    """Start every part; ``speed`` is the simulator's seconds per order stage (tests: less)."""
     data = Path(folder)
     data.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before serving
     # Panel ids grow with wall time, so a restarted demo never reuses an old order's id.
@@ -100,7 +104,7 @@ async def start_demo(
     sim = PanelSimulator(
         api_key=PANEL_KEY,
         auto_advance=True,
-        speed=STAGE_SECONDS,
+        speed=speed,
         balance="500",
         outcome=demo_outcome(first_id),
         first_order_id=first_id,
@@ -151,8 +155,8 @@ def _banner(url: str, folder: str) -> str:
 """
 
 
-async def _serve(host: str, port: int, folder: str) -> None:
-    handle = await start_demo(host, port, folder)
+async def _serve(host: str, port: int, folder: str, speed: float) -> None:
+    handle = await start_demo(host, port, folder, speed)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -166,9 +170,14 @@ async def _serve(host: str, port: int, folder: str) -> None:
         await handle.stop()
 
 
-def run_demo(host: str = "127.0.0.1", port: int = 8080, folder: str = "demo-data") -> int:
+def run_demo(
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    folder: str = "demo-data",
+    speed: float = STAGE_SECONDS,
+) -> int:
     try:
-        asyncio.run(_serve(host, port, folder))
+        asyncio.run(_serve(host, port, folder, speed))
     except OSError as exc:
         print(f"demo: cannot listen on {host}:{port} ({exc.strerror}); try --port", flush=True)
         return 1

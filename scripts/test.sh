@@ -2,7 +2,8 @@
 # Sets up everything the tests need, then runs lint and the whole suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh dev
+scripts/setup-browser.sh  # chromium + fonts for tests/test_browser.py
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/python -m pytest "$@"
