@@ -18,6 +18,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from handlers.notify_render import render
+from shop.crashpoints import crashpoint
 from shop.jobs import OutboxRow, ShopJobs
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,7 @@ class OutboxSender:
                 return False
             finally:
                 self._chat_last[row.chat_id] = time.monotonic()
+            crashpoint("after_send_before_mark")
             await self.jobs.notice_sent(row.id)
             self.stats["sent"] += 1
             return True

@@ -21,6 +21,7 @@ from shop import statuses as st
 from shop.catalog import CatalogService
 from shop.clock import parse_iso
 from shop.context import ShopContext, new_token
+from shop.crashpoints import crashpoint
 from shop.models import (
     Order,
     OrderInput,
@@ -213,6 +214,7 @@ class OrderService:
                 raise
             log.info("double confirm of %s absorbed: %s", token, exc)
             return self._replayed(user_id, row)
+        crashpoint("after_debit_commit")
         return await self.submit(order_id)
 
     def _replayed(self, user_id: int, row: sqlite3.Row) -> PlaceResult:
@@ -263,6 +265,7 @@ class OrderService:
             return PlaceResult(PlaceOutcome.REPLAYED, Order.from_row(row))
         service = await self.catalog.get(row["service_id"])
         assert service is not None
+        crashpoint("after_claim")
         try:
             panel_id = await self.ctx.panel.add(add_request(service, row))
         except PanelRejected as exc:
@@ -272,6 +275,7 @@ class OrderService:
                 # The request never left (connection refused): nothing can exist upstream.
                 return await self._fail(row, f"panel unreachable: {exc}", funds=False)
             return await self._to_review(order_id, f"no clear answer to add: {exc}")
+        crashpoint("after_panel_answer")
         return await self._record_panel_id(order_id, panel_id)
 
     async def _record_panel_id(self, order_id: int, panel_id: str) -> PlaceResult:

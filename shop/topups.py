@@ -15,6 +15,7 @@ from typing import Any
 
 from shop import notices
 from shop.context import ShopContext
+from shop.crashpoints import crashpoint
 from shop.parsing import InputError
 from storage import audit, ledger, topups, users
 from storage.errors import DuplicatePendingTopup
@@ -130,6 +131,7 @@ class TopupService:
                 now=now,
             )  # fmt: skip
             final = await topups.get(conn, topup_id)
+        crashpoint("after_topup_credit")
         return DecisionResult(Decision.DONE, Topup.from_row(final), user["balance"])
 
     async def reject(self, topup_id: int, admin_id: int, reason: str) -> DecisionResult:
