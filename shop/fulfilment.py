@@ -7,6 +7,7 @@ so polling the same Partial ten times refunds once and notifies once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -14,7 +15,7 @@ from decimal import Decimal
 
 import aiosqlite
 
-from fulfillment.models import ItemError, OrderStatus, PanelError, PanelStatus
+from fulfillment.models import ItemError, OrderStatus, PanelError, PanelStatus, StatusBatch
 from shop import money, notices
 from shop import statuses as st
 from shop.context import ShopContext
@@ -64,21 +65,34 @@ class FulfilmentService:
         due = await orders.due_for_poll(self.ctx.db.reader, self.ctx.now_iso(), limit)
         by_panel = {r["panel_order_id"]: r for r in due}
         ids = list(by_panel)
-        for start in range(0, len(ids), BATCH):
-            chunk = ids[start : start + BATCH]
-            try:
-                batch = await self.ctx.panel.statuses(chunk)
-            except PanelError as exc:
-                # The panel is down: back everything off and try next cycle.
-                log.warning("status poll failed (%d ids): %s", len(chunk), exc)
+        chunks = [ids[i : i + BATCH] for i in range(0, len(ids), BATCH)]
+        # Pipelined: the next chunk's status call is in flight while this chunk is written,
+        # so the panel and the database work at the same time (at most 2 calls at once).
+        ahead = self._fetch(chunks[0]) if chunks else None
+        for n, chunk in enumerate(chunks):
+            assert ahead is not None
+            batch = await ahead
+            ahead = self._fetch(chunks[n + 1]) if n + 1 < len(chunks) else None
+            if isinstance(batch, PanelError):
+                # The panel is down: back these off and try them next cycle.
+                log.warning("status poll failed (%d ids): %s", len(chunk), batch)
                 report.outage = True
                 report.calls += 1
-                await self._backoff([by_panel[i] for i in chunk], str(exc))
+                await self._backoff([by_panel[i] for i in chunk], str(batch))
                 continue
             report.calls += batch.calls
             await self._apply_chunk(chunk, by_panel, batch.results, report)
         report.polled = len(ids)
         return report
+
+    def _fetch(self, chunk: list[str]) -> asyncio.Task[StatusBatch | PanelError]:
+        async def call() -> StatusBatch | PanelError:
+            try:
+                return await self.ctx.panel.statuses(chunk)
+            except PanelError as exc:
+                return exc
+
+        return asyncio.create_task(call())
 
     async def _apply_chunk(
         self,
@@ -87,7 +101,7 @@ class FulfilmentService:
         results: dict[str, OrderStatus | ItemError],
         report: PollReport,
     ) -> None:
-        """Apply up to 100 answers in ONE transaction, each order in its own savepoint."""
+        """Apply up to 100 answers in one transaction (the common case: one commit per chunk)."""
         rows = await orders.get_many(self.ctx.db.reader, [by_panel[p]["id"] for p in chunk])
         answers = {p: results.get(p, ItemError("missing in answer")) for p in chunk}
         # Ended subscriptions need their children's charges: panel calls, so before the
@@ -97,24 +111,39 @@ class FulfilmentService:
             row = rows.get(by_panel[panel_id]["id"])
             if row is not None and _ended_subscription(row, answer):
                 usage[row["id"]] = await self._usage_or_none(row, answer)
-        async with self.ctx.db.transaction() as conn:
-            for panel_id, answer in answers.items():
-                row = rows.get(by_panel[panel_id]["id"])
-                if row is None:
-                    continue
-                try:
-                    async with self.ctx.db.savepoint(conn):
-                        outcome = await self._apply_row(conn, row, answer, usage.get(row["id"]))
-                except Exception:
-                    # One bad order never stops the batch (its savepoint was rolled back).
-                    report.errors += 1
-                    log.exception("applying the status of order %s failed", row["id"])
-                    continue
-                report.errors += outcome == "error"
-                report.changed += outcome in ("changed", "finished")
-                report.finished += outcome == "finished"
-                report.unknown += outcome == "unknown"
-        crashpoint("after_refund_commit")  # after the batch commit (refunds included)
+        todo = [
+            (row, answer)
+            for panel_id, answer in answers.items()
+            if (row := rows.get(by_panel[panel_id]["id"])) is not None
+        ]
+        try:
+            async with self.ctx.db.transaction() as conn:
+                outcomes = [
+                    await self._apply_row(conn, row, answer, usage.get(row["id"]))
+                    for row, answer in todo
+                ]
+        except Exception:
+            # Something in this chunk failed and the chunk rolled back: apply the orders one
+            # by one, so one bad order never stops the others.
+            log.exception("applying a chunk of statuses failed; retrying order by order")
+            outcomes = [await self._apply_alone(row, answer, usage) for row, answer in todo]
+        if "finished" in outcomes:
+            crashpoint("after_refund_commit")  # refunds committed, outbox rows not yet sent
+        for outcome in outcomes:
+            report.errors += outcome == "error"
+            report.changed += outcome in ("changed", "finished")
+            report.finished += outcome == "finished"
+            report.unknown += outcome == "unknown"
+
+    async def _apply_alone(
+        self, row: aiosqlite.Row, answer: OrderStatus | ItemError, usage: dict[int, int | None]
+    ) -> str:
+        try:
+            async with self.ctx.db.transaction() as conn:
+                return await self._apply_row(conn, row, answer, usage.get(row["id"]))
+        except Exception:
+            log.exception("applying the status of order %s failed", row["id"])
+            return "error"
 
     async def _backoff(self, rows: list[aiosqlite.Row], error: str) -> None:
         async with self.ctx.db.transaction() as conn:

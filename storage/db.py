@@ -126,18 +126,6 @@ class Database:
                 await conn.rollback()
                 raise StorageError(f"commit failed: {exc}") from exc
 
-    @asynccontextmanager
-    async def savepoint(self, conn: aiosqlite.Connection) -> AsyncIterator[None]:
-        """A nested unit inside a transaction: on error only its own writes are undone."""
-        await conn.execute("SAVEPOINT unit")
-        try:
-            yield
-        except BaseException:
-            await conn.execute("ROLLBACK TO unit")
-            await conn.execute("RELEASE unit")
-            raise
-        await conn.execute("RELEASE unit")
-
     @property
     def reader(self) -> aiosqlite.Connection:
         if self._reader is None:
