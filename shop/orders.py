@@ -32,6 +32,7 @@ from shop.models import (
 )
 from shop.parsing import InputError
 from storage import ledger, orders, quotes, users
+from storage.db import StorageError
 from storage.errors import DuplicateActiveJob, InsufficientBalance
 from storage.ledger import Posting
 
@@ -276,7 +277,14 @@ class OrderService:
                 return await self._fail(row, f"panel unreachable: {exc}", funds=False)
             return await self._to_review(order_id, f"no clear answer to add: {exc}")
         crashpoint("after_panel_answer")
-        return await self._record_panel_id(order_id, panel_id)
+        try:
+            return await self._record_panel_id(order_id, panel_id)
+        except StorageError:
+            # The order exists upstream but the database refused the write (full disk,
+            # locked): the row stays `submitting`, recovery sends it to review, and this
+            # line is the only place the panel id survives for the admin to attach.
+            log.error("order %s: panel order %s created but not recorded", order_id, panel_id)
+            raise
 
     async def _record_panel_id(self, order_id: int, panel_id: str) -> PlaceResult:
         now = self.ctx.now_iso()
