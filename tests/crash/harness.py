@@ -344,13 +344,16 @@ async def admin_approver(h: CrashHarness, stop: asyncio.Event) -> None:
         await asyncio.sleep(0.3)
 
 
-async def customer_story(h: CrashHarness, uid: int, orders: int, rng: random.Random) -> None:
+async def customer_story(
+    h: CrashHarness, uid: int, orders: int, rng: random.Random, think: float = 1.5
+) -> None:
     u = h.emu.user(uid, first_name=f"고객{uid}", language_code="ko")
     with contextlib.suppress(TimeoutError):
         await step(u, u.send_text("/start"), ".")
     await request_topup(u, 200_000)
     await u.wait_for("충전이 완료됐어요", timeout=60, after=0)
     for k in range(orders):
+        await asyncio.sleep(rng.uniform(0, think))  # spread orders over the kills
         await place_order(u, f"https://instagram.com/c{uid}x{k}", rng.choice((100, 200, 300)))
 
 
