@@ -155,10 +155,10 @@ class OrderService:
         token = new_token()
         ttl = timedelta(minutes=self.ctx.settings.quote_ttl_minutes)
         expires = self.ctx.now_iso(seconds=ttl.total_seconds())
+        user = await users.get(self.ctx.db.reader, user_id)
+        if user is None:
+            raise LookupError(user_id)
         async with self.ctx.db.transaction() as conn:
-            user = await users.get(conn, user_id)
-            if user is None:
-                raise LookupError(user_id)
             await quotes.insert(
                 conn, token, user_id, service.id, json.dumps(dataclasses.asdict(inp)), price,
                 per_1000, str(service.rate), self.ctx.now_iso(), expires,
@@ -256,14 +256,14 @@ class OrderService:
         """Send a ``created`` order to the panel, exactly once."""
         now = self.ctx.now_iso()
         async with self.ctx.db.transaction() as conn:
-            claimed = await orders.update(
+            row = await orders.update_returning(
                 conn, order_id, st.CREATED, {"status": st.SUBMITTING, "updated_at": now}
             )
-            row = await orders.get(conn, order_id)
-        if row is None:
-            raise LookupError(order_id)
-        if not claimed:
-            return PlaceResult(PlaceOutcome.REPLAYED, Order.from_row(row))
+        if row is None:  # not ``created`` (any more): someone else submitted it
+            current = await orders.get(self.ctx.db.reader, order_id)
+            if current is None:
+                raise LookupError(order_id)
+            return PlaceResult(PlaceOutcome.REPLAYED, Order.from_row(current))
         service = await self.catalog.get(row["service_id"])
         assert service is not None
         crashpoint("after_claim")
@@ -290,18 +290,18 @@ class OrderService:
         now = self.ctx.now_iso()
         try:
             async with self.ctx.db.transaction() as conn:
-                ok = await orders.update(
+                row = await orders.update_returning(
                     conn, order_id, st.SUBMITTING,
                     {"status": st.PENDING, "panel_order_id": panel_id, "submitted_at": now,
                      "updated_at": now, "next_poll_at": now},
                 )  # fmt: skip
-                row = await orders.get(conn, order_id)
         except sqlite3.IntegrityError:
             # The panel handed out an id we already hold: a human must look.
             return await self._to_review(order_id, f"panel returned a duplicate id {panel_id}")
-        assert row is not None
-        if not ok:
+        if row is None:
             log.warning("order %s changed while submitting; panel id %s", order_id, panel_id)
+            row = await orders.get(self.ctx.db.reader, order_id)
+            assert row is not None
         return PlaceResult(PlaceOutcome.PLACED, Order.from_row(row))
 
     async def _fail(self, row: sqlite3.Row, reason: str, *, funds: bool) -> PlaceResult:

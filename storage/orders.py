@@ -134,3 +134,19 @@ async def get_many(conn: aiosqlite.Connection, order_ids: list[int]) -> dict[int
     sql = "SELECT * FROM orders WHERE id IN (SELECT value FROM json_each(?))"
     async with conn.execute(sql, (json.dumps(order_ids),)) as cur:
         return {r["id"]: r for r in await cur.fetchall()}
+
+
+async def update_returning(
+    conn: aiosqlite.Connection,
+    order_id: int,
+    expect_status: str | Iterable[str],
+    fields: Mapping[str, Any],
+) -> aiosqlite.Row | None:
+    """Like ``update`` but returns the changed row (None when the status did not match)."""
+    expected = (expect_status,) if isinstance(expect_status, str) else tuple(expect_status)
+    sql = (
+        f"UPDATE orders SET {set_clause(UPDATABLE, fields)} "  # noqa: S608 - allow-listed
+        "WHERE id = ? AND status IN (SELECT value FROM json_each(?)) RETURNING *"
+    )
+    async with conn.execute(sql, (*fields.values(), order_id, json.dumps(expected))) as cur:
+        return await cur.fetchone()
