@@ -6,6 +6,8 @@ import asyncio
 import logging
 import signal
 
+from telegram.error import InvalidToken
+
 from bot.app import build_application, open_shop, start_bot, stop_bot
 from bot.config import Config, require_token
 from bot.logging_setup import install_secret_filter
@@ -35,5 +37,14 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
 def run(config: Config) -> int:
     require_token(config)
     install_secret_filter(config.secrets())
-    asyncio.run(serve(config))
+    try:
+        asyncio.run(serve(config))
+    except InvalidToken:
+        log.error("Telegram rejected the bot token: check telegram.token")
+        return 2
+    except Exception:
+        # Through logging, so the secret filter masks it: a raw traceback would print
+        # e.g. PTB's InvalidToken text, which contains the token itself.
+        log.exception("the shop stopped with an error")
+        return 1
     return 0
