@@ -18,6 +18,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from handlers.notify_render import render
+from shop.alerts import AlertService
 from shop.crashpoints import crashpoint
 from shop.jobs import OutboxRow, ShopJobs
 
@@ -109,7 +110,7 @@ class OutboxSender:
             await self._wait_chat(row.chat_id)
             await self._pacer.slot()
             try:
-                await self.bot.send_message(
+                sent = await self.bot.send_message(
                     row.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
                 )
             except RetryAfter as exc:
@@ -135,6 +136,10 @@ class OutboxSender:
                 self._chat_last[row.chat_id] = time.monotonic()
             crashpoint("after_send_before_mark")
             await self.jobs.notice_sent(row.id)
+            if row.event == "admin_topup":  # so a decision can update every admin's copy
+                await AlertService(self.jobs.ctx).remember(
+                    f"topup:{row.payload['topup_id']}", row.chat_id, sent.message_id
+                )
             self.stats["sent"] += 1
             return True
         # Still flooded after honouring RetryAfter a few times: keep the row for later.

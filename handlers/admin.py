@@ -147,15 +147,26 @@ async def _name_of(context: Context, telegram_id: int | None) -> str:
     return user.first_name if user and user.first_name else str(telegram_id)
 
 
-async def _tell_other_admins(update: Update, context: Context, text: str) -> None:
+async def _update_other_admins(update: Update, context: Context, topup_id: int, text: str) -> None:
+    """Every admin's copy of the alert now shows who decided (its buttons go away);
+    an admin whose copy is unknown gets a short note instead."""
     me = _tg_id(update)
+    copies = await shop_of(context).alerts.copies(f"topup:{topup_id}")
     for admin_id in shop_of(context).settings.admin_ids:
         if admin_id == me:
             continue
         try:
-            await context.bot.send_message(admin_id, text, parse_mode=ParseMode.HTML)
+            if admin_id in copies:
+                await context.bot.edit_message_text(
+                    text, chat_id=admin_id, message_id=copies[admin_id],
+                    parse_mode=ParseMode.HTML,
+                )  # fmt: skip
+            else:
+                await context.bot.send_message(
+                    admin_id, t(LG, "admin.note", text=Safe(text)), parse_mode=ParseMode.HTML
+                )
         except TelegramError as exc:
-            log.info("could not tell admin %s: %s", admin_id, exc)
+            log.info("could not update admin %s: %s", admin_id, exc)
 
 
 async def _decided_text(context: Context, topup: Topup) -> str:
@@ -184,7 +195,7 @@ async def approve(update: Update, context: Context) -> None:
         return
     await answer(update, t(LG, "admin.approved_toast"))
     await show(update, text + "\n" + t(LG, "admin.balance_line", balance=result.balance or 0))
-    await _tell_other_admins(update, context, t(LG, "admin.note", text=Safe(text)))
+    await _update_other_admins(update, context, topup_id, text)
 
 
 async def ask_reject_reason(update: Update, context: Context) -> int:
@@ -226,7 +237,7 @@ async def got_reject_reason(update: Update, context: Context) -> int:
         await reply(update, t(LG, "admin.already_decided") + "\n" + text)
         return ConversationHandler.END
     await reply(update, text)
-    await _tell_other_admins(update, context, t(LG, "admin.note", text=Safe(text)))
+    await _update_other_admins(update, context, topup_id, text)
     return ConversationHandler.END
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shop.alerts import AlertService
 from shop.catalog import CatalogService
 from shop.context import ShopContext
 from shop.fulfilment import FulfilmentService
@@ -21,6 +22,7 @@ class Shop:
         self.orders = OrderService(ctx, self.catalog)
         self.fulfilment = FulfilmentService(ctx)
         self.topups = TopupService(ctx)
+        self.alerts = AlertService(ctx)
 
     def support_state(self) -> SupportState:
         return state_at(self.ctx.now(), self.settings.timezone)

@@ -276,3 +276,22 @@ async def test_hide_service_and_override_price_are_audited(env):
     assert (await env.shop.catalog.get(svc.id)).price_override == 3500
     actions = [r["action"] for r in await _rows(env, "SELECT action FROM audit ORDER BY id")]
     assert actions == ["service.visible", "service.price"]
+
+
+async def test_decision_updates_every_admins_alert_in_place(env):
+    from bot.notifier import OutboxSender
+    from shop.jobs import ShopJobs
+
+    a0, a1 = env.admin(0), env.admin(1)  # both have a chat with the bot
+    topup = await _bank_request(env, 25)
+    sender = OutboxSender(ShopJobs(env.shop.ctx), env.app.bot, chat_interval=0)
+    await sender.drain()  # both admins get the alert with 승인/거절
+    alert0 = await a0.wait_for(rf"#{topup.id}", after=0)
+    alert1 = await a1.wait_for(rf"#{topup.id}", after=0)
+    assert alert1.button_labels() == ["승인", "거절"]
+    await a0.press_data(f"a:tp:ok:{topup.id}", alert0)
+    await a0.wait_for(r"승인.*처리: ")
+    edited = await a1.wait_for(r"처리: ", after=0)
+    assert edited.message_id == alert1.message_id  # the same message, edited in place
+    assert edited.button_labels() == []  # no buttons left to press
+    assert await env.balance(25) == 30_000
