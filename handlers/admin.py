@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from decimal import Decimal, InvalidOperation
 
 from telegram import Update
 from telegram.constants import ParseMode
@@ -52,7 +53,7 @@ from shop.topups import Decision, Topup
 
 log = logging.getLogger(__name__)
 
-REJECT_REASON, PANEL_ID, PRICE, LOOKUP, ADJ_AMOUNT, ADJ_REASON, BC_TEXT = range(7)
+REJECT_REASON, PANEL_ID, PRICE, LOOKUP, ADJ_AMOUNT, ADJ_REASON, BC_TEXT, MARKUP = range(8)
 TIMEOUT_SECONDS = 15 * 60
 LG = "ko"  # the console speaks Korean; admins are the shop's staff
 MAX_ADJUST = 10_000_000
@@ -334,7 +335,9 @@ async def _stats(update: Update, context: Context) -> None:
 async def _services(update: Update, context: Context) -> None:
     services = await shop_of(context).catalog.all()
     catalog = shop_of(context).catalog
-    lines, rows = [], [[button(t(LG, "admin.sync_now"), "a", "sv", "sync")]]
+    lines = [t(LG, "admin.markup_line", markup=str(catalog.markup_percent))]
+    rows = [[button(t(LG, "admin.sync_now"), "a", "sv", "sync"),
+             button(t(LG, "admin.markup_button"), "a", "sv", "mk")]]  # fmt: skip
     for s in [s for s in services if not s.removed][:30]:
         eye = "👁" if s.visible else "🚫"
         lines.append(t(LG, "admin.service_line", eye=eye, id=s.id, name=s.name,
@@ -401,6 +404,33 @@ async def got_price(update: Update, context: Context) -> int:
     ok = await admin_service(context).set_price_override(_tg_id(update), service_id, price)
     await reply(update, t(LG, "admin.price_set" if ok else "admin.not_found",
                           id=service_id, price=price or 0))  # fmt: skip
+    return ConversationHandler.END
+
+
+async def ask_markup(update: Update, context: Context) -> int:
+    if not _is_admin(update, context):
+        await _refuse(update, update.callback_query.data)
+        return ConversationHandler.END
+    await answer(update)
+    current = str(shop_of(context).catalog.markup_percent)
+    await reply(update, t(LG, "admin.ask_markup", markup=current))
+    return MARKUP
+
+
+async def got_markup(update: Update, context: Context) -> int:
+    text = (update.effective_message.text or "").strip().rstrip("%").strip()
+    try:
+        percent = Decimal(text)
+        if not percent.is_finite() or percent < 0 or percent > 1000:
+            raise InvalidOperation
+    except InvalidOperation:
+        await reply(update, t(LG, "admin.bad_markup"))
+        return MARKUP
+    shop = shop_of(context)
+    if not await admin_service(context).set_markup(_tg_id(update), shop.catalog, percent):
+        return ConversationHandler.END
+    await reply(update, t(LG, "admin.markup_set", markup=str(percent)))
+    await _services(update, context)
     return ConversationHandler.END
 
 
@@ -615,6 +645,7 @@ def register(app: Application) -> None:
             CallbackQueryHandler(ask_reject_reason, pattern=r"^a:tp:no:\d+$"),
             CallbackQueryHandler(ask_panel_id, pattern=r"^a:rv:att:\d+$"),
             CallbackQueryHandler(ask_price, pattern=r"^a:sv:pr:\d+$"),
+            CallbackQueryHandler(ask_markup, pattern=r"^a:sv:mk$"),
             CallbackQueryHandler(ask_lookup, pattern=r"^a:m:lu$"),
             CallbackQueryHandler(ask_adjust, pattern=r"^a:lu:adj:\d+$"),
             CallbackQueryHandler(ask_broadcast, pattern=r"^a:m:bc$"),
@@ -623,6 +654,7 @@ def register(app: Application) -> None:
             REJECT_REASON: [MessageHandler(text, got_reject_reason)],
             PANEL_ID: [MessageHandler(text, got_panel_id)],
             PRICE: [MessageHandler(text, got_price)],
+            MARKUP: [MessageHandler(text, got_markup)],
             LOOKUP: [MessageHandler(text, got_lookup)],
             ADJ_AMOUNT: [MessageHandler(text, got_adjust_amount)],
             ADJ_REASON: [MessageHandler(text, got_adjust_reason)],

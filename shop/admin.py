@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from fulfillment.models import PanelError
 from shop import notices
 from shop import statuses as st
+from shop.catalog import CatalogService
 from shop.clock import iso
 from shop.context import ShopContext
 from shop.models import Order, User
@@ -292,6 +293,20 @@ class AdminService:
                     after={"price_override": price_per_1000}, now=now,
                 )  # fmt: skip
         return ok
+
+    async def set_markup(self, admin_id: int, catalog: CatalogService, percent: Decimal) -> bool:
+        """Global markup over panel rates; quotes already shown keep their price."""
+        if not self.allowed(admin_id, "global markup"):
+            return False
+        async with self.ctx.db.transaction() as conn:
+            old = await catalog.store_markup(conn, percent)
+            await audit.record(
+                conn, actor_id=admin_id, action="shop.markup", target="markup_percent",
+                before={"markup_percent": str(old)}, after={"markup_percent": str(percent)},
+                now=self.ctx.now_iso(),
+            )  # fmt: skip
+        await catalog.load_overrides()
+        return True
 
     async def record(self, admin_id: int, action: str, target: str | None, after: object) -> None:
         """An audit row for actions whose effect lives elsewhere (catalog sync…)."""

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from decimal import Decimal
+
+import aiosqlite
 
 from shop import money
 from shop.context import ShopContext
 from shop.models import SELLABLE_TYPES, Service
-from storage import services
+from storage import kv, services
 from storage.services import ServiceRow
 
 log = logging.getLogger(__name__)
@@ -22,12 +25,34 @@ class SyncReport:
     total: int
 
 
+SETTINGS_NS = "shop_settings"
+MARKUP_KEY = "markup_percent"
+
+
 class CatalogService:
     def __init__(self, ctx: ShopContext) -> None:
         self.ctx = ctx
+        # The owner can change the markup from chat; it overrides config.toml's value.
+        self._markup: Decimal | None = None
+
+    async def load_overrides(self) -> None:
+        stored = await kv.get(self.ctx.db.reader, SETTINGS_NS, MARKUP_KEY)
+        self._markup = None if stored is None else Decimal(stored)
+
+    @property
+    def markup_percent(self) -> Decimal:
+        return self.ctx.settings.markup_percent if self._markup is None else self._markup
+
+    async def store_markup(self, conn: aiosqlite.Connection, percent: Decimal) -> Decimal:
+        """Write a new global markup in the caller's transaction; returns the old one.
+        Call ``load_overrides`` after the commit to start using it."""
+        old = self.markup_percent
+        await kv.put(conn, SETTINGS_NS, MARKUP_KEY, str(percent), self.ctx.now_iso())
+        return old
 
     async def sync(self) -> SyncReport:
         """Fetch the panel's list (outside any transaction), then apply it in one."""
+        await self.load_overrides()
         listed = await self.ctx.panel.services()
         counts = {"new": 0, "updated": 0, "same": 0}
         now = self.ctx.now_iso()
@@ -57,7 +82,7 @@ class CatalogService:
         if service.price_override is not None:
             return service.price_override
         return money.price_per_1000(
-            service.rate, self.ctx.settings.exchange_rate, self.ctx.settings.markup_percent
+            service.rate, self.ctx.settings.exchange_rate, self.markup_percent
         )
 
     async def sellable(self) -> list[Service]:

@@ -295,3 +295,26 @@ async def test_decision_updates_every_admins_alert_in_place(env):
     assert edited.message_id == alert1.message_id  # the same message, edited in place
     assert edited.button_labels() == []  # no buttons left to press
     assert await env.balance(25) == 30_000
+
+
+async def test_global_markup_changes_prices_and_is_audited(env):
+    a0 = env.admin(0)
+    svc = next(s for s in await env.shop.catalog.all() if s.panel_id == "101")
+    assert env.shop.catalog.price_per_1000(svc) == 20580  # 9.80 × 1400 × 1.50
+    await a0.send_command("/admin")
+    menu = await a0.wait_for(r"관리자 메뉴")
+    await a0.press(r"서비스", menu)
+    page = await a0.wait_for(r"전체 마진: 50%")
+    await a0.press("📈 전체 마진 변경", page)
+    await a0.wait_for(r"새 전체 마진")
+    await a0.send_text("abc")
+    await a0.wait_for(r"0에서 1000 사이")
+    await a0.send_text("100%")
+    await a0.wait_for(r"전체 마진을 100%로")
+    assert env.shop.catalog.price_per_1000(svc) == 27440  # 9.80 × 1400 × 2.00
+    [row] = await _rows(env, "SELECT * FROM audit WHERE action = 'shop.markup'")
+    assert json.loads(row["before"]) == {"markup_percent": "50"}
+    assert json.loads(row["after"]) == {"markup_percent": "100"}
+    # A restart keeps it (stored in the database, not in memory only).
+    await env.shop.catalog.load_overrides()
+    assert env.shop.catalog.markup_percent == 100
