@@ -66,6 +66,7 @@ from shop.parsing import (
 )
 
 PAGE_SIZE = 6
+IDLE_SECONDS = 15 * 60  # a conversation left idle this long ends politely
 DRAFT = "order"
 END = ConversationHandler.END
 # Steps that wait for a button rather than typed text.
@@ -606,7 +607,7 @@ def build() -> ConversationHandler:
             CommandHandler("start", on_start_command),
         ],
         allow_reentry=True,
-        conversation_timeout=15 * 60,
+        conversation_timeout=IDLE_SECONDS,
     )
 
 

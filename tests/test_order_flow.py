@@ -325,3 +325,20 @@ async def test_card_comes_back_after_a_top_up(env):
     await u.press("확인", card)
     await u.wait_for(r"접수")
     assert await env.balance(uid) == 55_000 - 20_580
+
+
+async def test_idle_conversation_ends_politely(tmp_path, monkeypatch):
+    """The 15-minute idle rule, with the timeout shortened instead of waiting 15 minutes."""
+    import handlers.order
+    from tests.botenv import running_shop
+
+    monkeypatch.setattr(handlers.order, "IDLE_SECONDS", 0.5)
+    async with running_shop(tmp_path) as env:
+        u = env.user(7401)
+        await u.send_text("🛒 주문하기")
+        await u.wait_for(r"카테고리")
+        msg = await u.wait_for(r"입력이 없어 진행 중이던 주문을 종료", timeout=10)
+        assert "🛒 주문하기" in u.current_keyboard()
+        assert msg is not None
+        await u.send_text("1000")  # outside the conversation now: the menu, no order step
+        await u.wait_for(r"무엇을 도와드릴까요")
