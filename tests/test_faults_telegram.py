@@ -157,3 +157,19 @@ async def test_dropped_notification_send_is_retried_not_lost(env: ShopEnv):
     assert await s.drain() == 1
     done = [m for m in u.bot_messages() if "작업이 완료됐어요" in m.text]
     assert len(done) == 1, [m.text for m in u.bot_messages()]
+
+
+async def test_reply_lost_after_send_never_orders_twice(env: ShopEnv):
+    """The 'received' reply reaches the customer but its HTTP answer is lost: the handler
+    sees an error, yet the order and the debit exist exactly once."""
+    await env.credit(8, 10_000)
+    u = env.user(8)
+    await to_confirm_card(u, "https://instagram.com/lost")
+    env.emu.fail_next("sendMessage", 1, "drop_after")
+    await u.press("✅ 확인")
+    await u.wait_for("접수되었어요")
+    await u.send_command("/balance")  # handled after the confirm (one customer, in order)
+    await u.wait_for(r"잔액")
+    assert env.sim.orders_created() == 1
+    assert await env.balance(8) == 10_000 - PRICE_100
+    await ledger_ok(env)
