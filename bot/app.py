@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
 from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.warnings import PTBUserWarning
 
 from bot.config import Config, require_token
 from bot.persistence import SQLitePersistence
@@ -23,6 +25,10 @@ from shop.shop import Shop
 from storage.db import Database
 
 log = logging.getLogger(__name__)
+
+# Our conversations mix message and button steps on purpose (per user and chat, not per
+# message); PTB warns about that combination at every start-up.
+warnings.filterwarnings("ignore", message=r"If 'per_message=False'", category=PTBUserWarning)
 
 COMMANDS = ("start", "order", "balance", "orders", "topup", "help", "cancel")
 
