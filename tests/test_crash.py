@@ -104,9 +104,10 @@ def test_send_before_mark_crash_resends_the_same_message(run):
         status = {row["id"]: row["status"] for row in conn.execute("SELECT * FROM outbox")}
     for d in crashed:
         for row_id, chat_id, html in d.sent_unmarked:
+            # ``source`` is the HTML exactly as sent (an admin's later edit of an alert
+            # changes the shown text, not this), so two matches are two identical sends.
             copies = [m for m in h._bot_messages(chat_id) if m.source == html]
             assert len(copies) >= 2, f"outbox row {row_id} was not sent again"
-            assert len({(m.text, tuple(m.button_labels())) for m in copies}) == 1
             assert status[row_id] == "sent"
 
 

@@ -337,11 +337,11 @@ async def admin_approver(h: CrashHarness, stop: asyncio.Event) -> None:
     while not stop.is_set():
         for m in admin.bot_messages():
             labels = m.button_labels()
-            if "승인" in labels and pressed[m.message_id] < 2:
+            if "승인" in labels and pressed[m.message_id] < 4:
                 pressed[m.message_id] += 1
                 with contextlib.suppress(LookupError):
                     await admin.press("승인", m)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(1.0)
 
 
 async def customer_story(
@@ -375,6 +375,7 @@ async def crash_run(
     point_rounds: int = 1,
     armed_wait: float = 4.0,
     kill_within: float = 1.0,
+    think: float = 1.5,
 ) -> tuple[CrashHarness, RunReport]:
     """Drive the customers while killing the bot; every named point ``point_rounds`` times.
 
@@ -390,10 +391,11 @@ async def crash_run(
         # A top-up approval happens early: arm that point on the very first process.
         plan.remove("after_topup_credit")
         plan.insert(0, "after_topup_credit")
+        retries: Counter[str] = Counter()
         stop = asyncio.Event()
         approver = asyncio.create_task(admin_approver(h, stop))
         story = asyncio.gather(
-            *(customer_story(h, 1000 + i, orders_each, random.Random(seed * 1000 + i))
+            *(customer_story(h, 1000 + i, orders_each, random.Random(seed * 1000 + i), think)
               for i in range(customers))
         )  # fmt: skip
         try:
@@ -408,10 +410,12 @@ async def crash_run(
                 death = await h.wait_death(armed_wait)  # at once if it died starting up
                 if death is None:  # the point was not reached in time: retry it later
                     await h.kill()
-                    plan.insert(min(len(plan), 2), spec)
+                    retries[spec] += 1
+                    if retries[spec] <= 3:  # e.g. no top-up left to approve: give up
+                        plan.insert(min(len(plan), 2), spec)
             await h.start()
             _check_previous(h)
-            await asyncio.wait_for(story, 90)
+            await asyncio.wait_for(story, 120 + orders_each * think)
             stop.set()
             await approver
             statuses = await h.final_checks()
