@@ -5,11 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+MIN_SECRET_LEN = 4
+
 
 class SecretFilter(logging.Filter):
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
-        self.secrets = [s for s in secrets if s]
+        # A 1–3 character "secret" (a placeholder like "k") would mask every such letter
+        # in every log line; real tokens and keys are far longer.
+        self.secrets = sorted((s for s in secrets if len(s) >= MIN_SECRET_LEN), key=len,
+                              reverse=True)  # fmt: skip
 
     def _mask(self, text: str) -> str:
         for secret in self.secrets:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 
-from telegram.error import InvalidToken
+from telegram.error import InvalidToken, NetworkError
 
 from bot.app import build_application, open_shop, start_bot, stop_bot
 from bot.config import Config, require_token
@@ -42,6 +42,9 @@ def run(config: Config) -> int:
     except InvalidToken:
         log.error("Telegram rejected the bot token: check telegram.token")
         return 2
+    except NetworkError as exc:
+        log.error("cannot reach the Telegram Bot API at %s: %s", config.telegram.base_url, exc)
+        return 1
     except Exception:
         # Through logging, so the secret filter masks it: a raw traceback would print
         # e.g. PTB's InvalidToken text, which contains the token itself.
