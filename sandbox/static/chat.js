@@ -99,7 +99,7 @@ function richText(text, entities) {
 
 function timeOf(m) {
   const d = new Date(m.date * 1000);
-  return d.toLocaleTimeString("ko-KR", { hour: "2-digit", minute: "2-digit" });
+  return d.toLocaleTimeString("ko-KR", { hour: "2-digit", minute: "2-digit", timeZone: "Asia/Seoul" });
 }
 
 function inlineKeyboard(m) {
