@@ -190,3 +190,20 @@ async def test_order_through_chat_during_panel_outage(shop_env: ShopEnv):
     await start_answers(env, 3)
     await assert_money_exact(env, 3)
     assert_no_double_add(env)
+
+
+@pytest.mark.parametrize("quirk", ["raw_i18n_errors", "errors_4xx", "numbers_as_json_numbers"])
+async def test_funds_refusal_in_any_spelling_is_a_clean_failure(shop_env: ShopEnv, quirk: str):
+    """An i18n key or a 4xx status is still a definite "no": refund at once, admins told."""
+    env = shop_env
+    await env.credit(1, START)
+    env.sim.set_balance("0")
+    env.sim.set_quirk(quirk)
+    result = await place(env, 1, "101", "https://instagram.com/refused")
+    assert result.outcome == PlaceOutcome.FAILED, result
+    assert await env.balance(1) == START
+    alerts = await env.shop.ctx.db.fetch_all(
+        "SELECT * FROM outbox WHERE event = 'admin_panel_funds'"
+    )
+    assert alerts, "admins were not told the panel is out of funds"
+    await assert_money_exact(env, 1)
