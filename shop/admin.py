@@ -16,13 +16,13 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from fulfillment.models import PanelError
-from shop import notices
 from shop import statuses as st
 from shop.catalog import CatalogService
 from shop.clock import iso
 from shop.context import ShopContext
 from shop.models import Order, User
 from shop.parsing import InputError
+from shop.refunds import refund_failed_order
 from shop.topups import Decision
 from storage import admin_queries, audit, ledger, orders, outbox, services, users
 from storage.errors import InsufficientBalance
@@ -97,17 +97,9 @@ class AdminService:
             if not ok:
                 return AdminResult(Decision.ALREADY, Order.from_row(row))
             # Same key as an automatic failure refund: the two can never both happen.
-            await ledger.post(
-                conn,
-                Posting(row["user_id"], row["price"], "refund", f"order:{order_id}:refund",
-                        order_id, note="refund after review", actor=admin_id),
-                now,
-            )  # fmt: skip
-            user = await users.get(conn, row["user_id"])
-            await notices.to_user(
-                conn, user_row=user, key=f"order:{order_id}:failed", event="order_failed",
-                payload={"order_id": order_id, "balance": user["balance"]}, now=now,
-            )  # fmt: skip
+            user = await refund_failed_order(
+                conn, row, note="refund after review", now=now, actor=admin_id
+            )
             await audit.record(
                 conn, actor_id=admin_id, action="order.review_refund", target=f"order:{order_id}",
                 before={"status": row["status"], "refunded": row["refunded"]},

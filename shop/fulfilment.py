@@ -287,18 +287,7 @@ class FulfilmentService:
         )  # fmt: skip
         if not ok:
             return "same"
-        user = await users.get(conn, row["user_id"])
-        await notices.to_user(
-            conn, user_row=user, key=f"order:{row['id']}:review", event="order_review",
-            payload={"order_id": row["id"]}, now=now,
-        )  # fmt: skip
-        await notices.to_admins(
-            conn, self.ctx.settings, key=f"order:{row['id']}:review", event="admin_review",
-            payload={"order_id": row["id"], "user_id": row["user_id"],
-                     "price": row["price"], "link": row["link"] or row["username"],
-                     "reason": reason, "panel_order_id": row["panel_order_id"]},
-            now=now,
-        )  # fmt: skip
+        await notices.order_review(conn, self.ctx.settings, row, reason, now)
         return "changed"
 
     async def _unknown_word(

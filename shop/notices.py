@@ -12,7 +12,7 @@ from typing import Any
 import aiosqlite
 
 from shop.settings import ShopSettings
-from storage import outbox
+from storage import outbox, users
 
 
 async def to_user(
@@ -50,3 +50,23 @@ async def to_admins(
             payload={"lang": "ko", **payload}, now=now,
         )  # fmt: skip
     return sent
+
+
+async def order_review(
+    conn: aiosqlite.Connection, settings: ShopSettings, row: Any, reason: str, now: str
+) -> None:
+    """An order went to the review queue: the customer is told it is being checked and
+    every admin gets its facts."""
+    user = await users.get(conn, row["user_id"])
+    oid = row["id"]
+    await to_user(
+        conn, user_row=user, key=f"order:{oid}:review", event="order_review",
+        payload={"order_id": oid}, now=now,
+    )  # fmt: skip
+    await to_admins(
+        conn, settings, key=f"order:{oid}:review", event="admin_review",
+        payload={"order_id": oid, "user_id": row["user_id"], "price": row["price"],
+                 "link": row["link"] or row["username"], "reason": reason,
+                 "panel_order_id": row["panel_order_id"]},
+        now=now,
+    )  # fmt: skip

@@ -31,6 +31,7 @@ from shop.models import (
     Service,
 )
 from shop.parsing import InputError
+from shop.refunds import refund_failed_order
 from storage import ledger, orders, quotes, users
 from storage.db import StorageError
 from storage.errors import DuplicateActiveJob, InsufficientBalance
@@ -314,17 +315,7 @@ class OrderService:
                  "finished_at": now, "updated_at": now},
             )  # fmt: skip
             if ok:
-                await ledger.post(
-                    conn,
-                    Posting(row["user_id"], row["price"], "refund", f"order:{order_id}:refund",
-                            order_id, note="panel rejected the order"),
-                    now,
-                )  # fmt: skip
-                user = await users.get(conn, row["user_id"])
-                await notices.to_user(
-                    conn, user_row=user, key=f"order:{order_id}:failed", event="order_failed",
-                    payload={"order_id": order_id, "balance": user["balance"]}, now=now,
-                )  # fmt: skip
+                await refund_failed_order(conn, row, note="panel rejected the order", now=now)
                 if funds:
                     await notices.to_admins(
                         conn, self.ctx.settings, key="panel:funds:" + now[:13],
@@ -344,22 +335,8 @@ class OrderService:
             row = await orders.get(conn, order_id)
             assert row is not None
             if ok:
-                await self._review_notices(conn, row, reason, now)
+                await notices.order_review(conn, self.ctx.settings, row, reason, now)
         return PlaceResult(PlaceOutcome.NEEDS_REVIEW, Order.from_row(row))
-
-    async def _review_notices(self, conn, row: sqlite3.Row, reason: str, now: str) -> None:
-        user = await users.get(conn, row["user_id"])
-        oid = row["id"]
-        await notices.to_user(
-            conn, user_row=user, key=f"order:{oid}:review", event="order_review",
-            payload={"order_id": oid}, now=now,
-        )  # fmt: skip
-        await notices.to_admins(
-            conn, self.ctx.settings, key=f"order:{oid}:review", event="admin_review",
-            payload={"order_id": oid, "user_id": row["user_id"], "price": row["price"],
-                     "link": row["link"] or row["username"], "reason": reason},
-            now=now,
-        )  # fmt: skip
 
     # ---- reading -------------------------------------------------------------------
 
