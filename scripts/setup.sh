@@ -17,10 +17,11 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # Editable install: code changes need no reinstall, only pyproject.toml changes do.
 STAMP=".venv/.installed-${EXTRA:-runtime}"
-DIGEST=$(cksum pyproject.toml)
+DIGEST=$(cat pyproject.toml requirements.lock | cksum)
 if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$DIGEST" ]; then
   exit 0
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e "$SPEC"
+# requirements.lock pins every version the suite was run with.
+.venv/bin/python -m pip install -q -c requirements.lock -e "$SPEC"
 echo "$DIGEST" >"$STAMP"
