@@ -334,14 +334,21 @@ async def admin_approver(h: CrashHarness, stop: asyncio.Event) -> None:
     crash: a repeated approval must change nothing)."""
     admin = h.emu.user(ADMIN_ID, first_name="관리자", language_code="ko")
     pressed: Counter[int] = Counter()
+    last: dict[int, float] = {}
+    loop = asyncio.get_running_loop()
     while not stop.is_set():
         for m in admin.bot_messages():
+            # A decided alert loses its buttons; one still showing 승인 was not decided
+            # (its press may have been lost with a killed process), so press it again,
+            # like a real admin would, a few seconds apart.
             labels = m.button_labels()
-            if "승인" in labels and pressed[m.message_id] < 4:
+            due = loop.time() - last.get(m.message_id, -1e9) >= 3.0
+            if "승인" in labels and due and pressed[m.message_id] < 20:
                 pressed[m.message_id] += 1
+                last[m.message_id] = loop.time()
                 with contextlib.suppress(LookupError):
                     await admin.press("승인", m)
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(0.5)
 
 
 async def customer_story(
