@@ -11,7 +11,7 @@ from typing import Any
 from telegram import InlineKeyboardMarkup
 
 from handlers.common import button, inline
-from handlers.i18n import t
+from handlers.i18n import Safe, t
 
 
 def _params(payload: dict[str, Any]) -> dict[str, Any]:
@@ -31,7 +31,11 @@ def _params(payload: dict[str, Any]) -> dict[str, Any]:
 def render(event: str, payload: dict[str, Any]) -> tuple[str, InlineKeyboardMarkup | None]:
     """Text and buttons for one outbox event; raises KeyError for an unknown event."""
     lang = payload.get("lang", "ko")
-    text = t(lang, f"notify.{event}", **_params(payload))
+    params = _params(payload)
+    if event == "broadcast":
+        # The admin's text was HTML-escaped when the broadcast was confirmed.
+        params["text"] = Safe(payload["text"])
+    text = t(lang, f"notify.{event}", **params)
     return text, _markup(event, lang, payload)
 
 

@@ -318,3 +318,34 @@ async def test_global_markup_changes_prices_and_is_audited(env):
     # A restart keeps it (stored in the database, not in memory only).
     await env.shop.catalog.load_overrides()
     assert env.shop.catalog.markup_percent == 100
+
+
+async def test_broadcast_goes_out_through_the_paced_notifier(env):
+    import time
+
+    from bot.notifier import OutboxSender
+    from shop.jobs import ShopJobs
+
+    customers = [env.user(200_000 + i) for i in range(30)]
+    for c in customers:
+        await env.shop.users.ensure(c.id, None, c.info.first_name, "ko")
+    env.app.bot_data["broadcast_progress_interval"] = 0.05
+    a0 = env.admin(0)
+    await a0.send_command("/admin")
+    await a0.wait_for(r"관리자 메뉴")
+    await a0.press("📣 전체 공지")
+    await a0.wait_for(r"공지 내용을 입력")
+    await a0.send_text("<i>점검</i> 안내 & 감사")
+    preview = await a0.wait_for(r"미리보기")
+    await a0.press("📣 보내기", preview)
+    await a0.wait_for(r"발송 중: 0 / 30")
+    sender = OutboxSender(ShopJobs(env.shop.ctx), env.app.bot, global_rate=10, chat_interval=0)
+    started = time.monotonic()
+    await sender.drain()
+    elapsed = time.monotonic() - started
+    assert elapsed >= 2.5  # 30 messages at ≤ 10/s: paced, not a burst
+    done = await a0.wait_for(r"발송 완료: 30 / 30", timeout=10)
+    assert done is not None
+    for c in customers:
+        msg = c.last_bot_message()
+        assert msg is not None and msg.text.endswith("<i>점검</i> 안내 & 감사")  # literal
