@@ -1,4 +1,9 @@
-"""A customer sending more than ~5 updates a second is slowed down, not served twice."""
+"""A customer sending more than ~5 updates a second is slowed down, not served twice.
+
+One customer's updates already run one after another (bot/processor.py), so pacing them
+here delays only that customer: a flood is served at the allowed rate, each update once,
+while everyone else is answered as usual.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +11,20 @@ import asyncio
 import time
 
 from telegram import Update
-from telegram.ext import Application, ApplicationHandlerStop, TypeHandler
+from telegram.ext import Application, TypeHandler
 
-from handlers.common import Context, lang, reply
-from handlers.i18n import t
+from handlers.common import Context
 
 RATE = 5.0  # updates per second
 BURST = 5.0
-MAX_DELAY = 2.0  # beyond this the update is dropped (with one notice)
 
 
 class Bucket:
-    __slots__ = ("last", "noticed", "tokens")
+    __slots__ = ("last", "tokens")
 
     def __init__(self) -> None:
         self.tokens = BURST
         self.last = time.monotonic()
-        self.noticed = 0.0
 
     def take(self) -> float:
         """Seconds to wait before this update may run (0 when within the rate)."""
@@ -38,20 +40,9 @@ async def throttle(update: Update, context: Context) -> None:
     if user is None:
         return
     buckets: dict[int, Bucket] = context.bot_data.setdefault("throttle", {})
-    bucket = buckets.setdefault(user.id, Bucket())
-    wait = bucket.take()
-    if wait <= 0:
-        return
-    if wait <= MAX_DELAY:
-        # Updates of one customer run in sequence, so sleeping slows only this customer.
+    wait = buckets.setdefault(user.id, Bucket()).take()
+    if wait > 0:
         await asyncio.sleep(wait)
-        return
-    bucket.tokens += 1  # a dropped update costs nothing
-    now = time.monotonic()
-    if now - bucket.noticed > 5:
-        bucket.noticed = now
-        await reply(update, t(lang(update), "common.too_fast"))
-    raise ApplicationHandlerStop
 
 
 def register(app: Application) -> None:
