@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import cProfile
 import pstats
 import resource
@@ -140,7 +141,7 @@ async def run(orders: int, customers: int, profile: bool) -> int:
     print(f"peak RSS:         {rss_mb:.0f} MB (this process; the simulator runs separately)")
     print("ledger check:     " + ("all invariants hold" if ok else f"FAILED {check}"))
     if prof:
-        pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
+        pstats.Stats(prof).sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(30)
     return 0 if ok else 1
 
 

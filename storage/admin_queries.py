@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import aiosqlite
 
+from storage.rows import one as first_row
+
 
 async def _one(conn: aiosqlite.Connection, sql: str, args: tuple) -> int:
-    async with conn.execute(sql, args) as cur:
-        row = await cur.fetchone()
+    row = first_row(await conn.execute_fetchall(sql, args))
     return int(row[0] or 0)
 
 
@@ -20,8 +21,7 @@ async def customers(conn: aiosqlite.Connection, since: str | None = None) -> int
 async def orders_since(conn: aiosqlite.Connection, since: str) -> list[aiosqlite.Row]:
     """price, refunded, charge (decimal text or NULL) of every order created since."""
     sql = "SELECT price, refunded, charge, status FROM orders WHERE created_at >= ?"
-    async with conn.execute(sql, (since,)) as cur:
-        return list(await cur.fetchall())
+    return list(await conn.execute_fetchall(sql, (since,)))
 
 
 async def refunds_since(conn: aiosqlite.Connection, since: str) -> int:
@@ -36,8 +36,7 @@ async def needs_review(conn: aiosqlite.Connection, limit: int = 20) -> list[aios
              FROM orders o JOIN services s ON s.id = o.service_id
              JOIN users u ON u.id = o.user_id
              WHERE o.status = 'needs_review' ORDER BY o.id LIMIT ?"""
-    async with conn.execute(sql, (limit,)) as cur:
-        return list(await cur.fetchall())
+    return list(await conn.execute_fetchall(sql, (limit,)))
 
 
 async def recent_orders(
@@ -46,11 +45,9 @@ async def recent_orders(
     sql = """SELECT o.*, s.name AS service_name FROM orders o
              JOIN services s ON s.id = o.service_id
              WHERE o.user_id = ? ORDER BY o.id DESC LIMIT ?"""
-    async with conn.execute(sql, (user_id, limit)) as cur:
-        return list(await cur.fetchall())
+    return list(await conn.execute_fetchall(sql, (user_id, limit)))
 
 
 async def audit_for(conn: aiosqlite.Connection, target: str) -> list[aiosqlite.Row]:
     sql = "SELECT * FROM audit WHERE target = ? ORDER BY id"
-    async with conn.execute(sql, (target,)) as cur:
-        return list(await cur.fetchall())
+    return list(await conn.execute_fetchall(sql, (target,)))

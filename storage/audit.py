@@ -29,5 +29,6 @@ async def record(
 
 
 async def recent(conn: aiosqlite.Connection, limit: int = 50) -> list[aiosqlite.Row]:
-    async with conn.execute("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,)) as cur:
-        return list(await cur.fetchall())
+    return list(
+        await conn.execute_fetchall("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,))
+    )

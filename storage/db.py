@@ -18,6 +18,8 @@ from typing import Any
 
 import aiosqlite
 
+from storage.rows import one as first_row
+
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
@@ -133,12 +135,10 @@ class Database:
         return self._reader
 
     async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[aiosqlite.Row]:
-        async with self.reader.execute(sql, tuple(params)) as cur:
-            return list(await cur.fetchall())
+        return list(await self.reader.execute_fetchall(sql, tuple(params)))
 
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
-        async with self.reader.execute(sql, tuple(params)) as cur:
-            return await cur.fetchone()
+        return first_row(await self.reader.execute_fetchall(sql, tuple(params)))
 
     async def backup(self, dest: str | Path) -> None:
         """Online backup (SQLite's backup API): safe while the shop is running."""

@@ -11,6 +11,8 @@ from typing import Any
 
 import aiosqlite
 
+from storage.rows import one as first_row
+
 
 async def put(conn: aiosqlite.Connection, namespace: str, key: str, value: Any, now: str) -> None:
     await conn.execute(
@@ -27,12 +29,10 @@ async def delete(conn: aiosqlite.Connection, namespace: str, key: str) -> None:
 
 async def get(conn: aiosqlite.Connection, namespace: str, key: str) -> Any | None:
     sql = "SELECT value FROM kv WHERE namespace = ? AND key = ?"
-    async with conn.execute(sql, (namespace, key)) as cur:
-        row = await cur.fetchone()
+    row = first_row(await conn.execute_fetchall(sql, (namespace, key)))
     return None if row is None else json.loads(row[0])
 
 
 async def items(conn: aiosqlite.Connection, namespace: str) -> dict[str, Any]:
     sql = "SELECT key, value FROM kv WHERE namespace = ?"
-    async with conn.execute(sql, (namespace,)) as cur:
-        return {r[0]: json.loads(r[1]) for r in await cur.fetchall()}
+    return {r[0]: json.loads(r[1]) for r in await conn.execute_fetchall(sql, (namespace,))}

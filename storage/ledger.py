@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import aiosqlite
 
 from storage.errors import InsufficientBalance
+from storage.rows import one as first_row
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,21 +56,25 @@ async def post(conn: aiosqlite.Connection, p: Posting, now: str) -> bool:
 
 
 async def exists(conn: aiosqlite.Connection, idem_key: str) -> bool:
-    async with conn.execute("SELECT 1 FROM ledger WHERE idem_key = ?", (idem_key,)) as cur:
-        return await cur.fetchone() is not None
+    return (
+        first_row(
+            await conn.execute_fetchall("SELECT 1 FROM ledger WHERE idem_key = ?", (idem_key,))
+        )
+        is not None
+    )
 
 
 async def recent(conn: aiosqlite.Connection, user_id: int, limit: int) -> list[aiosqlite.Row]:
     sql = "SELECT * FROM ledger WHERE user_id = ? ORDER BY id DESC LIMIT ?"
-    async with conn.execute(sql, (user_id, limit)) as cur:
-        return list(await cur.fetchall())
+    return list(await conn.execute_fetchall(sql, (user_id, limit)))
 
 
 async def for_order(conn: aiosqlite.Connection, order_id: int) -> list[aiosqlite.Row]:
-    async with conn.execute(
-        "SELECT * FROM ledger WHERE order_id = ? ORDER BY id", (order_id,)
-    ) as c:
-        return list(await c.fetchall())
+    return list(
+        await conn.execute_fetchall(
+            "SELECT * FROM ledger WHERE order_id = ? ORDER BY id", (order_id,)
+        )
+    )
 
 
 # Each query lists rows that break one invariant; an empty result means it holds.
@@ -115,8 +120,7 @@ async def check_invariants(conn: aiosqlite.Connection) -> dict[str, list[tuple]]
     """Map each invariant to the rows that violate it (empty lists: all good)."""
     found: dict[str, list[tuple]] = {}
     for name, sql in INVARIANTS.items():
-        async with conn.execute(sql) as cur:
-            found[name] = [tuple(r) for r in await cur.fetchall()]
+        found[name] = [tuple(r) for r in await conn.execute_fetchall(sql)]
     return found
 
 
@@ -124,6 +128,5 @@ async def summary(conn: aiosqlite.Connection) -> tuple[int, int, int, int]:
     """(users, orders, ledger rows, sum of balances)."""
     sql = """SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM orders),
                     (SELECT COUNT(*) FROM ledger), (SELECT COALESCE(SUM(balance), 0) FROM users)"""
-    async with conn.execute(sql) as cur:
-        row = await cur.fetchone()
+    row = first_row(await conn.execute_fetchall(sql))
     return (row[0], row[1], row[2], row[3])

@@ -11,6 +11,7 @@ import aiosqlite
 
 from storage.columns import set_clause
 from storage.errors import DuplicateActiveJob
+from storage.rows import one as first_row
 
 INSERTABLE = (
     "user_id", "service_id", "confirm_token", "kind", "link", "job_key", "quantity", "runs",
@@ -48,13 +49,13 @@ async def insert(conn: aiosqlite.Connection, values: Mapping[str, Any]) -> int:
 
 
 async def get(conn: aiosqlite.Connection, order_id: int) -> aiosqlite.Row | None:
-    async with conn.execute("SELECT * FROM orders WHERE id = ?", (order_id,)) as cur:
-        return await cur.fetchone()
+    return first_row(await conn.execute_fetchall("SELECT * FROM orders WHERE id = ?", (order_id,)))
 
 
 async def get_by_token(conn: aiosqlite.Connection, token: str) -> aiosqlite.Row | None:
-    async with conn.execute("SELECT * FROM orders WHERE confirm_token = ?", (token,)) as cur:
-        return await cur.fetchone()
+    return first_row(
+        await conn.execute_fetchall("SELECT * FROM orders WHERE confirm_token = ?", (token,))
+    )
 
 
 async def find_active_job(
@@ -62,8 +63,7 @@ async def find_active_job(
 ) -> aiosqlite.Row | None:
     sql = """SELECT * FROM orders WHERE service_id = ? AND job_key = ?
              AND status IN (SELECT value FROM json_each(?))"""
-    async with conn.execute(sql, (service_id, job_key, json.dumps(ACTIVE))) as cur:
-        return await cur.fetchone()
+    return first_row(await conn.execute_fetchall(sql, (service_id, job_key, json.dumps(ACTIVE))))
 
 
 async def update(
@@ -88,13 +88,13 @@ async def list_for_user(
     sql = """SELECT o.*, s.name AS service_name FROM orders o
              JOIN services s ON s.id = o.service_id
              WHERE o.user_id = ? ORDER BY o.id DESC LIMIT ? OFFSET ?"""
-    async with conn.execute(sql, (user_id, limit, offset)) as cur:
-        return list(await cur.fetchall())
+    return list(await conn.execute_fetchall(sql, (user_id, limit, offset)))
 
 
 async def count_for_user(conn: aiosqlite.Connection, user_id: int) -> int:
-    async with conn.execute("SELECT COUNT(*) FROM orders WHERE user_id = ?", (user_id,)) as cur:
-        row = await cur.fetchone()
+    row = first_row(
+        await conn.execute_fetchall("SELECT COUNT(*) FROM orders WHERE user_id = ?", (user_id,))
+    )
     return int(row[0])
 
 
@@ -111,29 +111,25 @@ async def due_for_poll(conn: aiosqlite.Connection, now: str, limit: int) -> list
     sql = """SELECT id, panel_order_id, kind, poll_failures FROM orders
              WHERE status IN (SELECT value FROM json_each(?)) AND panel_order_id IS NOT NULL
              AND (next_poll_at IS NULL OR next_poll_at <= ?) ORDER BY id LIMIT ?"""
-    async with conn.execute(sql, (json.dumps(POLLABLE), now, limit)) as cur:
-        return list(await cur.fetchall())
+    return list(await conn.execute_fetchall(sql, (json.dumps(POLLABLE), now, limit)))
 
 
 async def not_started_since(conn: aiosqlite.Connection, before: str) -> list[aiosqlite.Row]:
     """Orders still queued at the panel since ``before`` that nobody was alerted about."""
     sql = """SELECT * FROM orders WHERE status IN ('pending', 'processing')
              AND submitted_at <= ? AND late_alerted_at IS NULL ORDER BY id"""
-    async with conn.execute(sql, (before,)) as cur:
-        return list(await cur.fetchall())
+    return list(await conn.execute_fetchall(sql, (before,)))
 
 
 async def total_spent(conn: aiosqlite.Connection, user_id: int) -> int:
     sql = "SELECT COALESCE(SUM(price - refunded), 0) FROM orders WHERE user_id = ?"
-    async with conn.execute(sql, (user_id,)) as cur:
-        row = await cur.fetchone()
+    row = first_row(await conn.execute_fetchall(sql, (user_id,)))
     return int(row[0])
 
 
 async def get_many(conn: aiosqlite.Connection, order_ids: list[int]) -> dict[int, aiosqlite.Row]:
     sql = "SELECT * FROM orders WHERE id IN (SELECT value FROM json_each(?))"
-    async with conn.execute(sql, (json.dumps(order_ids),)) as cur:
-        return {r["id"]: r for r in await cur.fetchall()}
+    return {r["id"]: r for r in await conn.execute_fetchall(sql, (json.dumps(order_ids),))}
 
 
 async def update_returning(
@@ -148,5 +144,6 @@ async def update_returning(
         f"UPDATE orders SET {set_clause(UPDATABLE, fields)} "  # noqa: S608 - allow-listed
         "WHERE id = ? AND status IN (SELECT value FROM json_each(?)) RETURNING *"
     )
-    async with conn.execute(sql, (*fields.values(), order_id, json.dumps(expected))) as cur:
-        return await cur.fetchone()
+    return first_row(
+        await conn.execute_fetchall(sql, (*fields.values(), order_id, json.dumps(expected)))
+    )

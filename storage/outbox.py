@@ -31,8 +31,7 @@ async def enqueue(
 async def due(conn: aiosqlite.Connection, now: str, limit: int) -> list[aiosqlite.Row]:
     sql = """SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?
              ORDER BY id LIMIT ?"""
-    async with conn.execute(sql, (now, limit)) as cur:
-        return list(await cur.fetchall())
+    return list(await conn.execute_fetchall(sql, (now, limit)))
 
 
 async def mark(
@@ -57,5 +56,4 @@ async def retry_later(
 
 async def counts(conn: aiosqlite.Connection, prefix: str) -> dict[str, int]:
     sql = "SELECT status, COUNT(*) FROM outbox WHERE dedupe_key LIKE ? GROUP BY status"
-    async with conn.execute(sql, (prefix + "%",)) as cur:
-        return {r[0]: r[1] for r in await cur.fetchall()}
+    return {r[0]: r[1] for r in await conn.execute_fetchall(sql, (prefix + "%",))}

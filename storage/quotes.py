@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import aiosqlite
 
+from storage.rows import one as first_row
+
 
 async def insert(
     conn: aiosqlite.Connection,
@@ -26,8 +28,7 @@ async def insert(
 
 
 async def get(conn: aiosqlite.Connection, token: str) -> aiosqlite.Row | None:
-    async with conn.execute("SELECT * FROM quotes WHERE token = ?", (token,)) as cur:
-        return await cur.fetchone()
+    return first_row(await conn.execute_fetchall("SELECT * FROM quotes WHERE token = ?", (token,)))
 
 
 async def purge_expired(conn: aiosqlite.Connection, before: str) -> int:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from storage.rows import one as first_row
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceRow:
@@ -25,26 +27,26 @@ class ServiceRow:
 
 
 async def get(conn: aiosqlite.Connection, service_id: int) -> aiosqlite.Row | None:
-    async with conn.execute("SELECT * FROM services WHERE id = ?", (service_id,)) as cur:
-        return await cur.fetchone()
+    return first_row(
+        await conn.execute_fetchall("SELECT * FROM services WHERE id = ?", (service_id,))
+    )
 
 
 async def all_services(conn: aiosqlite.Connection) -> list[aiosqlite.Row]:
-    async with conn.execute("SELECT * FROM services ORDER BY category, id") as cur:
-        return list(await cur.fetchall())
+    return list(await conn.execute_fetchall("SELECT * FROM services ORDER BY category, id"))
 
 
 async def sellable(conn: aiosqlite.Connection, types: tuple[str, ...]) -> list[aiosqlite.Row]:
     sql = """SELECT * FROM services WHERE visible = 1 AND removed_at IS NULL
              AND type IN (SELECT value FROM json_each(?)) ORDER BY category, id"""
-    async with conn.execute(sql, (json.dumps(types),)) as cur:
-        return list(await cur.fetchall())
+    return list(await conn.execute_fetchall(sql, (json.dumps(types),)))
 
 
 async def upsert(conn: aiosqlite.Connection, s: ServiceRow, now: str, visible_if_new: bool) -> str:
     """Insert or update one synced service; returns 'new', 'updated' or 'same'."""
-    async with conn.execute("SELECT * FROM services WHERE panel_id = ?", (s.panel_id,)) as cur:
-        old = await cur.fetchone()
+    old = first_row(
+        await conn.execute_fetchall("SELECT * FROM services WHERE panel_id = ?", (s.panel_id,))
+    )
     values = (
         s.name, s.category, s.type, s.raw_type, s.rate, s.min_qty, s.max_qty,
         int(s.refill), int(s.cancel), int(s.dripfeed), s.description,
@@ -75,8 +77,13 @@ async def upsert(conn: aiosqlite.Connection, s: ServiceRow, now: str, visible_if
 
 async def mark_removed_except(conn: aiosqlite.Connection, panel_ids: set[str], now: str) -> int:
     """Hide every service the panel no longer lists; returns how many were removed."""
-    async with conn.execute("SELECT id, panel_id FROM services WHERE removed_at IS NULL") as c:
-        gone = [r["id"] for r in await c.fetchall() if r["panel_id"] not in panel_ids]
+    gone = [
+        r["id"]
+        for r in await conn.execute_fetchall(
+            "SELECT id, panel_id FROM services WHERE removed_at IS NULL"
+        )
+        if r["panel_id"] not in panel_ids
+    ]
     for service_id in gone:
         await conn.execute("UPDATE services SET removed_at = ? WHERE id = ?", (now, service_id))
     return len(gone)

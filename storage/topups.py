@@ -10,6 +10,7 @@ import aiosqlite
 
 from storage.columns import set_clause
 from storage.errors import DuplicatePendingTopup
+from storage.rows import one as first_row
 
 UPDATABLE = frozenset({"status", "decided_by", "decided_at", "reason", "receipt_file_id"})
 
@@ -42,13 +43,13 @@ async def insert(
 
 
 async def get(conn: aiosqlite.Connection, topup_id: int) -> aiosqlite.Row | None:
-    async with conn.execute("SELECT * FROM topups WHERE id = ?", (topup_id,)) as cur:
-        return await cur.fetchone()
+    return first_row(await conn.execute_fetchall("SELECT * FROM topups WHERE id = ?", (topup_id,)))
 
 
 async def get_by_external(conn: aiosqlite.Connection, external_id: str) -> aiosqlite.Row | None:
-    async with conn.execute("SELECT * FROM topups WHERE external_id = ?", (external_id,)) as c:
-        return await c.fetchone()
+    return first_row(
+        await conn.execute_fetchall("SELECT * FROM topups WHERE external_id = ?", (external_id,))
+    )
 
 
 async def update(
@@ -69,12 +70,10 @@ async def pending(conn: aiosqlite.Connection, user_id: int | None = None) -> lis
     else:
         sql = "SELECT * FROM topups WHERE status = 'pending' AND user_id = ? ORDER BY id"
         args = (user_id,)
-    async with conn.execute(sql, args) as cur:
-        return list(await cur.fetchall())
+    return list(await conn.execute_fetchall(sql, args))
 
 
 async def pending_before(conn: aiosqlite.Connection, before: str) -> list[aiosqlite.Row]:
     sql = """SELECT * FROM topups WHERE status = 'pending' AND method = 'bank'
              AND created_at <= ? ORDER BY id"""
-    async with conn.execute(sql, (before,)) as cur:
-        return list(await cur.fetchall())
+    return list(await conn.execute_fetchall(sql, (before,)))

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import aiosqlite
 
+from storage.rows import one as first_row
+
 
 async def get(conn: aiosqlite.Connection, user_id: int) -> aiosqlite.Row | None:
-    async with conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)) as cur:
-        return await cur.fetchone()
+    return first_row(await conn.execute_fetchall("SELECT * FROM users WHERE id = ?", (user_id,)))
 
 
 async def get_by_telegram(conn: aiosqlite.Connection, telegram_id: int) -> aiosqlite.Row | None:
-    async with conn.execute("SELECT * FROM users WHERE telegram_id = ?", (telegram_id,)) as cur:
-        return await cur.fetchone()
+    return first_row(
+        await conn.execute_fetchall("SELECT * FROM users WHERE telegram_id = ?", (telegram_id,))
+    )
 
 
 async def find_by_username(conn: aiosqlite.Connection, username: str) -> aiosqlite.Row | None:
     sql = "SELECT * FROM users WHERE username = ? COLLATE NOCASE ORDER BY id LIMIT 1"
-    async with conn.execute(sql, (username,)) as cur:
-        return await cur.fetchone()
+    return first_row(await conn.execute_fetchall(sql, (username,)))
 
 
 async def upsert_telegram(
@@ -58,5 +59,4 @@ async def set_blocked(conn: aiosqlite.Connection, user_id: int, now: str | None)
 
 async def list_reachable(conn: aiosqlite.Connection) -> list[aiosqlite.Row]:
     sql = "SELECT * FROM users WHERE telegram_id IS NOT NULL AND blocked_at IS NULL ORDER BY id"
-    async with conn.execute(sql) as cur:
-        return list(await cur.fetchall())
+    return list(await conn.execute_fetchall(sql))
