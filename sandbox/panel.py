@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -1054,7 +1054,11 @@ async def _read_params(request: Request) -> dict[str, str]:
 
 def create_app(sim: PanelSimulator) -> Starlette:
     async def api(request: Request) -> Response:
-        status, body, headers = await sim.handle(await _read_params(request))
+        try:
+            params = await _read_params(request)
+        except ClientDisconnect:  # the client was killed mid-request: nothing to answer
+            return Response(status_code=499)
+        status, body, headers = await sim.handle(params)
         media = headers.pop("content-type", "application/json")
         return Response(body, status_code=status, headers=headers, media_type=media)
 

@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl
 
 import uvicorn
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -1931,6 +1931,9 @@ async def _bot_api_endpoint(request: Request) -> Response:
     emu: BotApiEmulator = request.app.state.emulator
     try:
         params = await read_params(request)
+    except ClientDisconnect:
+        # The bot went away mid-request (the crash tests kill it): nothing to answer.
+        return Response(status_code=499)
     except (ApiError, ValueError) as exc:
         err = exc if isinstance(exc, ApiError) else _bad_request("can't parse request body")
         return JSONResponse(err.payload(), status_code=err.status)
