@@ -358,7 +358,8 @@ async def customer_story(
     with contextlib.suppress(TimeoutError):
         await step(u, u.send_text("/start"), ".")
     await request_topup(u, 200_000)
-    await u.wait_for("충전이 완료됐어요", timeout=60, after=0)
+    # 20 alerts to one admin chat go out at Telegram's 1 message/s per chat, between kills.
+    await u.wait_for("충전이 완료됐어요", timeout=180, after=0)
     for k in range(orders):
         await asyncio.sleep(rng.uniform(0, think))  # spread orders over the kills
         await place_order(u, f"https://instagram.com/c{uid}x{k}", rng.choice((100, 200, 300)))
