@@ -57,7 +57,9 @@ async def run_startup(app: Application) -> None:
 async def run_poll(app: Application) -> None:
     shop = _shop(app)
     report = await shop.fulfilment.poll_once()
-    log.info("status poll: %s", report)
+    # Quiet when nothing happened: the demo polls every few seconds.
+    level = logging.INFO if report.polled or report.outage else logging.DEBUG
+    log.log(level, "status poll: %s", report)
     await shop.fulfilment.poll_refills()
     await shop.fulfilment.alert_not_started()
     _kick_outbox(app)
