@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import cProfile
+import os
 import pstats
 import resource
 import socket
