@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from shop.context import ShopContext
 from shop.models import User
@@ -29,6 +30,9 @@ class Account:
     order_count: int
 
 
+SEEN_REFRESH_SECONDS = 3600
+
+
 def _lang(language_code: str | None) -> str:
     return "en" if (language_code or "").lower().startswith("en") else "ko"
 
@@ -40,12 +44,29 @@ class UserService:
     async def ensure(
         self, telegram_id: int, username: str | None, first_name: str, language_code: str | None
     ) -> User:
+        """The customer's record, created on first contact. Called for every update, so it
+        writes only when something changed (or to refresh last_seen hourly)."""
+        row = await users.get_by_telegram(self.ctx.db.reader, telegram_id)
+        if row is not None and self._unchanged(row, username, first_name, language_code):
+            return User.from_row(row)
         async with self.ctx.db.transaction() as conn:
             row = await users.upsert_telegram(
                 conn, telegram_id, username, first_name or "", _lang(language_code),
                 self.ctx.now_iso(),
             )  # fmt: skip
         return User.from_row(row)
+
+    def _unchanged(
+        self, row: Any, username: str | None, first_name: str, language_code: str | None
+    ) -> bool:
+        fresh = self.ctx.now_iso(seconds=-SEEN_REFRESH_SECONDS)
+        return (
+            row["username"] == username
+            and row["first_name"] == (first_name or "")
+            and row["language"] == _lang(language_code)
+            and row["blocked_at"] is None
+            and (row["last_seen_at"] or "") >= fresh
+        )
 
     async def by_telegram(self, telegram_id: int) -> User | None:
         row = await users.get_by_telegram(self.ctx.db.reader, telegram_id)
