@@ -277,15 +277,20 @@ async def refund_review(update: Update, context: Context) -> None:
     await answer(update, t(LG, "admin.review_already", id=order_id, status=status), alert=True)
 
 
-async def ask_panel_id(update: Update, context: Context) -> int:
+async def _ask_for(update: Update, context: Context, key: str, prompt: str, state: int) -> int:
+    """A button that asks an admin to type something about the id in its callback data."""
     if not _is_admin(update, context):
         await _refuse(update, update.callback_query.data)
         return ConversationHandler.END
     await answer(update)
-    order_id = int(_data(update)[3])
-    _draft(context)["attach"] = order_id
-    await reply(update, t(LG, "admin.ask_panel_id", id=order_id))
-    return PANEL_ID
+    target = int(_data(update)[3])
+    _draft(context)[key] = target
+    await reply(update, t(LG, prompt, id=target))
+    return state
+
+
+async def ask_panel_id(update: Update, context: Context) -> int:
+    return await _ask_for(update, context, "attach", "admin.ask_panel_id", PANEL_ID)
 
 
 async def got_panel_id(update: Update, context: Context) -> int:
@@ -381,14 +386,7 @@ async def toggle_visible(update: Update, context: Context) -> None:
 
 
 async def ask_price(update: Update, context: Context) -> int:
-    if not _is_admin(update, context):
-        await _refuse(update, update.callback_query.data)
-        return ConversationHandler.END
-    await answer(update)
-    service_id = int(_data(update)[3])
-    _draft(context)["price"] = service_id
-    await reply(update, t(LG, "admin.ask_price", id=service_id))
-    return PRICE
+    return await _ask_for(update, context, "price", "admin.ask_price", PRICE)
 
 
 async def got_price(update: Update, context: Context) -> int:
