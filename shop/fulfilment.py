@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import aiosqlite
 
@@ -118,10 +119,20 @@ class FulfilmentService:
         ]
         try:
             async with self.ctx.db.transaction() as conn:
-                outcomes = [
-                    await self._apply_row(conn, row, answer, usage.get(row["id"]))
-                    for row, answer in todo
-                ]
+                outcomes = []
+                progress: list[tuple[int, dict[str, Any]]] = []
+                for row, answer in todo:
+                    plain = self._plain_progress(row, answer)
+                    if plain is None:
+                        outcome = await self._apply_row(conn, row, answer, usage.get(row["id"]))
+                    else:
+                        fields, same = plain
+                        if fields is not None:
+                            progress.append((row["id"], fields))
+                        outcome = "same" if same else "changed"
+                    outcomes.append(outcome)
+                # Most answers are plain progress: one statement for all of them.
+                await orders.update_progress_many(conn, progress)
         except Exception:
             # Something in this chunk failed and the chunk rolled back: apply the orders one
             # by one, so one bad order never stops the others.
@@ -202,19 +213,19 @@ class FulfilmentService:
             return await self._panel_failed(conn, row, status)
         return await self._progress(conn, row, status, target)
 
-    async def _progress(
-        self, conn: aiosqlite.Connection, row: aiosqlite.Row, s: OrderStatus, target: str
-    ) -> str:
+    def _progress_fields(
+        self, row: aiosqlite.Row, s: OrderStatus, target: str
+    ) -> tuple[dict[str, Any] | None, bool, bool]:
+        """(fields to write or None when nothing changed, same-for-the-customer, started)."""
         now = self.ctx.now_iso()
-        fields = {
+        fields: dict[str, Any] = {
             "status": target, "panel_status": s.raw_status, "updated_at": now,
             "remains": _clamp(s.remains, row["quantity"]), "start_count": s.start_count,
             "charge": None if s.charge is None else str(s.charge), "poll_failures": 0,
             "next_poll_at": now,
         }  # fmt: skip
         started = target == st.IN_PROGRESS and row["started_at"] is None
-        if started:
-            fields["started_at"] = now
+        fields["started_at"] = now if started else row["started_at"]
         same = (
             row["status"] == target
             and row["remains"] == fields["remains"]
@@ -222,16 +233,39 @@ class FulfilmentService:
         )
         unchanged = same and row["poll_failures"] == 0 and row["panel_status"] == s.raw_status
         if unchanged and not started:
-            return "same"  # nothing to write: skip a transaction per unchanged order
-        if not await orders.update(conn, row["id"], st.POLLED, fields):
+            return None, True, False  # nothing to write
+        return fields, same, started
+
+    async def _progress(
+        self, conn: aiosqlite.Connection, row: aiosqlite.Row, s: OrderStatus, target: str
+    ) -> str:
+        fields, same, started = self._progress_fields(row, s, target)
+        if fields is None or not await orders.update(conn, row["id"], st.POLLED, fields):
             return "same"
         if started and self.ctx.settings.notify_started:
             user = await users.get(conn, row["user_id"])
             await notices.to_user(
                 conn, user_row=user, key=f"order:{row['id']}:started",
-                event="order_started", payload={"order_id": row["id"]}, now=now,
+                event="order_started", payload={"order_id": row["id"]}, now=fields["updated_at"],
             )  # fmt: skip
         return "same" if same else "changed"
+
+    def _plain_progress(
+        self, row: aiosqlite.Row, answer: OrderStatus | ItemError
+    ) -> tuple[dict[str, Any] | None, bool] | None:
+        """For the common poll answer — an ordinary order still queued or delivering, with
+        nothing to notify — the fields to write; None for anything that needs _apply_row."""
+        if not isinstance(answer, OrderStatus) or row["kind"] != "order":
+            return None
+        if row["status"] not in st.POLLED or answer.status == PanelStatus.UNKNOWN:
+            return None
+        target = st.ORDER_TARGET[answer.status]
+        if target in st.TERMINAL or target == st.NEEDS_REVIEW:
+            return None
+        fields, same, started = self._progress_fields(row, answer, target)
+        if started and self.ctx.settings.notify_started:
+            return None
+        return fields, same
 
     async def _finish(
         self, conn: aiosqlite.Connection, row: aiosqlite.Row, s: OrderStatus, target: str

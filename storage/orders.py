@@ -147,3 +147,25 @@ async def update_returning(
     return first_row(
         await conn.execute_fetchall(sql, (*fields.values(), order_id, json.dumps(expected)))
     )
+
+
+PROGRESS_COLUMNS = (
+    "status", "panel_status", "updated_at", "remains", "start_count", "charge",
+    "poll_failures", "next_poll_at", "started_at",
+)  # fmt: skip
+
+
+async def update_progress_many(
+    conn: aiosqlite.Connection, changes: list[tuple[int, Mapping[str, Any]]]
+) -> None:
+    """Many plain progress updates in one statement (still compare-and-set per order: an
+    order that finished meanwhile is left alone)."""
+    if not changes:
+        return
+    sql = (
+        f"UPDATE orders SET {set_clause(UPDATABLE, PROGRESS_COLUMNS)} "  # noqa: S608 - allow-listed
+        "WHERE id = ? AND status IN ('pending', 'processing', 'in_progress')"
+    )
+    await conn.executemany(
+        sql, [(*(f[c] for c in PROGRESS_COLUMNS), order_id) for order_id, f in changes]
+    )

@@ -145,20 +145,25 @@ async def test_full_disk_never_leaves_half_written_money(shop: Shop, panel, capl
 
 
 async def test_customer_is_told_to_retry_when_the_database_is_locked(tmp_path, monkeypatch):
+    from tests.test_order_flow import KR_FOLLOWERS, pick_service
+
     monkeypatch.setattr(storage.db, "BUSY_TIMEOUT_MS", BUSY_MS)
     async with running_shop(tmp_path) as env:
         await env.credit(1, 50_000)
         u = env.user(1)
-        await u.send_command("/start")
-        await u.wait_for("현재 잔액")
+        await pick_service(u, *KR_FOLLOWERS)
+        await u.wait_for("링크")
+        await u.send_text("https://instagram.com/locked")
+        await u.wait_for("수량")
         other = hold_write_lock(env.shop.ctx.db.path)
         try:
-            await u.send_command("/start")
+            await u.send_text("100")  # the confirmation card is a write: it must wait
             await u.wait_for("잠시 후 다시 시도해 주세요")
         finally:
             other.commit()
             other.close()
-        await u.send_command("/start")
-        msg = await u.wait_for("현재 잔액")
-        assert "50,000원" in msg.text
+        await u.send_text("100")  # the same step again, now that the lock is gone
+        card = await u.wait_for("주문 확인")
+        assert "2,058원" in card.text
+        assert await env.balance(1) == 50_000
         assert all(not rows for rows in (await env.shop.check_ledger()).values())
