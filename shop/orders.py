@@ -217,7 +217,7 @@ class OrderService:
             log.info("double confirm of %s absorbed: %s", token, exc)
             return self._replayed(user_id, row)
         crashpoint("after_debit_commit")
-        return await self.submit(order_id)
+        return await self.submit(order_id, service)
 
     def _replayed(self, user_id: int, row: sqlite3.Row) -> PlaceResult:
         if row["user_id"] != user_id:
@@ -253,7 +253,7 @@ class OrderService:
             await users.set_terms_accepted(conn, user_id, now)
         return order_id
 
-    async def submit(self, order_id: int) -> PlaceResult:
+    async def submit(self, order_id: int, service: Service | None = None) -> PlaceResult:
         """Send a ``created`` order to the panel, exactly once."""
         now = self.ctx.now_iso()
         async with self.ctx.db.transaction() as conn:
@@ -265,7 +265,8 @@ class OrderService:
             if current is None:
                 raise LookupError(order_id)
             return PlaceResult(PlaceOutcome.REPLAYED, Order.from_row(current))
-        service = await self.catalog.get(row["service_id"])
+        if service is None or service.id != row["service_id"]:
+            service = await self.catalog.get(row["service_id"])
         assert service is not None
         crashpoint("after_claim")
         try:
