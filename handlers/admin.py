@@ -61,10 +61,7 @@ PROGRESS_MAX_SECONDS = 6 * 3600
 
 
 def admin_service(context: Context) -> AdminService:
-    svc = context.bot_data.get("shop_admin")
-    if svc is None:
-        svc = context.bot_data["shop_admin"] = AdminService(shop_of(context).ctx)
-    return svc
+    return shop_of(context).admin
 
 
 def _tg_id(update: Update) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shop.admin import AdminService
 from shop.alerts import AlertService
 from shop.catalog import CatalogService
 from shop.context import ShopContext
@@ -23,6 +24,7 @@ class Shop:
         self.fulfilment = FulfilmentService(ctx)
         self.topups = TopupService(ctx)
         self.alerts = AlertService(ctx)
+        self.admin = AdminService(ctx)
 
     def support_state(self) -> SupportState:
         return state_at(self.ctx.now(), self.settings.timezone)
