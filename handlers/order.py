@@ -23,6 +23,7 @@ too (the customer presses it again); 15 minutes of silence ends it politely.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import date
 from typing import Any
@@ -130,6 +131,15 @@ def yes_no(lg: str, flag: bool) -> str:
     return t(lg, "order.yes" if flag else "order.no")
 
 
+CATEGORY_KEY = re.compile(r"[0-9a-f]{8}")
+
+
+def category_key(name: str) -> str:
+    """A short stable id for a category name (its position would shift with the catalog,
+    and Korean names would not fit in 64 bytes of callback data)."""
+    return hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:8]
+
+
 async def show_categories(update: Update, context: Context) -> str:
     lg = lang(update)
     cats = await shop_of(context).catalog.categories()
@@ -138,7 +148,7 @@ async def show_categories(update: Update, context: Context) -> str:
     if not cats:
         await show(update, t(lg, "order.no_services"))
         return "category"
-    rows = [[button(name, "o", "cat", i)] for i, name in enumerate(cats)]
+    rows = [[button(name, "o", "cat", category_key(name))] for name in cats]
     rows.append([button(t(lg, "common.cancel"), "o", "x")])
     await show(update, t(lg, "order.pick_category"), inline(rows))
     return "category"
@@ -149,10 +159,10 @@ async def show_services(update: Update, context: Context) -> str:
     shop = shop_of(context)
     draft = draft_of(context)
     cats = await shop.catalog.categories()
-    idx = draft.get("cat", 0)
-    if idx >= len(cats):
+    category = next((c for c in cats if category_key(c) == draft.get("cat")), None)
+    if category is None:  # the catalog changed under an old button
         return await show_categories(update, context)
-    services = await shop.catalog.in_category(cats[idx])
+    services = await shop.catalog.in_category(category)
     pages = max(1, -(-len(services) // PAGE_SIZE))
     page = min(max(draft.get("page", 0), 0), pages - 1)
     draft.update(step="services", page=page)
@@ -162,7 +172,7 @@ async def show_services(update: Update, context: Context) -> str:
           price=shop.catalog.price_per_1000(s), min=s.min, max=s.max, refill=yes_no(lg, s.refill))
         for i, s in enumerate(chunk)
     ]  # fmt: skip
-    text = t(lg, "order.services", category=cats[idx], page=page + 1, pages=pages,
+    text = t(lg, "order.services", category=category, page=page + 1, pages=pages,
              lines=Safe("\n\n".join(lines)))  # fmt: skip
     rows = [[button(f"{page * PAGE_SIZE + i + 1}. {s.name[:40]}", "o", "svc", s.id)]
             for i, s in enumerate(chunk)]  # fmt: skip
@@ -419,8 +429,8 @@ async def on_button(update: Update, context: Context) -> str | int:
     await answer(update)
     if action == "back":
         return await back(update, context)
-    if action == "cat" and arg.isdigit():
-        draft.update(cat=int(arg), page=0)
+    if action == "cat" and CATEGORY_KEY.fullmatch(arg):
+        draft.update(cat=arg, page=0)
         return await show_services(update, context)
     if action == "pg" and arg.isdigit() and step == "services":
         draft["page"] = int(arg)

@@ -342,3 +342,20 @@ async def test_idle_conversation_ends_politely(tmp_path, monkeypatch):
         assert msg is not None
         await u.send_text("1000")  # outside the conversation now: the menu, no order step
         await u.wait_for(r"무엇을 도와드릴까요")
+
+
+async def test_an_old_category_button_still_opens_its_category_after_a_sync(env):
+    from decimal import Decimal
+
+    from sandbox.panel import SimService
+
+    u = env.user(7501)
+    await u.send_text("🛒 주문하기")
+    listing = await u.wait_for("카테고리")
+    # A new category appears (sorted first) before the customer presses a button.
+    env.sim.add_service(SimService(901, "AAA 새 서비스", "Default", "가나다 새 카테고리",
+                                   Decimal("1.00"), 10, 1000))  # fmt: skip
+    await env.shop.catalog.sync()
+    await u.press("인스타그램 한국인 팔로워", listing)
+    page = await u.wait_for(r"\(1/\d+\)")
+    assert "인스타 한국인 팔로워" in page.text and "AAA 새 서비스" not in page.text
