@@ -64,8 +64,9 @@ def check_reason(reason: str | None) -> str:
 
 
 class AdminService:
-    def __init__(self, ctx: ShopContext) -> None:
+    def __init__(self, ctx: ShopContext, catalog: CatalogService) -> None:
         self.ctx = ctx
+        self.catalog = catalog
 
     def allowed(self, admin_id: int, action: str) -> bool:
         if admin_id in self.ctx.settings.admin_ids:
@@ -264,6 +265,7 @@ class AdminService:
                     target=f"service:{service_id}", before={"visible": not visible},
                     after={"visible": visible}, now=now,
                 )  # fmt: skip
+        self.catalog.forget()
         return ok
 
     async def set_price_override(
@@ -284,6 +286,7 @@ class AdminService:
                     before={"price_override": old["price_override"]},
                     after={"price_override": price_per_1000}, now=now,
                 )  # fmt: skip
+        self.catalog.forget()
         return ok
 
     async def set_markup(self, admin_id: int, catalog: CatalogService, percent: Decimal) -> bool:

@@ -10,7 +10,7 @@ import aiosqlite
 
 from shop import money
 from shop.context import ShopContext
-from shop.models import SELLABLE_TYPES, Service
+from shop.models import Service
 from storage import kv, services
 from storage.services import ServiceRow
 
@@ -34,6 +34,19 @@ class CatalogService:
         self.ctx = ctx
         # The owner can change the markup from chat; it overrides config.toml's value.
         self._markup: Decimal | None = None
+        # The catalog is read on every step of every order and changes only through this
+        # process (sync, or the admin via ``forget``), so it is kept in memory.
+        self._cache: dict[int, Service] | None = None
+
+    def forget(self) -> None:
+        """Drop the in-memory catalog; the next read loads it again."""
+        self._cache = None
+
+    async def _services(self) -> dict[int, Service]:
+        if self._cache is None:
+            rows = await services.all_services(self.ctx.db.reader)
+            self._cache = {r["id"]: Service.from_row(r) for r in rows}
+        return self._cache
 
     async def load_overrides(self) -> None:
         stored = await kv.get(self.ctx.db.reader, SETTINGS_NS, MARKUP_KEY)
@@ -74,6 +87,7 @@ class CatalogService:
                 if listed
                 else 0
             )
+        self.forget()
         report = SyncReport(counts["new"], counts["updated"], removed, len(listed))
         log.info("catalog sync: %s", report)
         return report
@@ -86,8 +100,7 @@ class CatalogService:
         )
 
     async def sellable(self) -> list[Service]:
-        rows = await services.sellable(self.ctx.db.reader, tuple(t.value for t in SELLABLE_TYPES))
-        return [Service.from_row(r) for r in rows]
+        return [s for s in await self.all() if s.sellable]
 
     async def categories(self) -> list[str]:
         seen: dict[str, None] = {}
@@ -99,8 +112,8 @@ class CatalogService:
         return [s for s in await self.sellable() if s.category == category]
 
     async def get(self, service_id: int) -> Service | None:
-        row = await services.get(self.ctx.db.reader, service_id)
-        return None if row is None else Service.from_row(row)
+        return (await self._services()).get(service_id)
 
     async def all(self) -> list[Service]:
-        return [Service.from_row(r) for r in await services.all_services(self.ctx.db.reader)]
+        """Every service, ordered by category then id (as the catalog is shown)."""
+        return sorted((await self._services()).values(), key=lambda s: (s.category, s.id))

@@ -185,12 +185,13 @@ class OrderService:
     async def place(self, user_id: int, token: str) -> PlaceResult:
         """Confirm a quote: debit and create the order, then submit it to the panel."""
         conn = self.ctx.db.reader
-        existing = await orders.get_by_token(conn, token)
-        if existing is not None:
-            return self._replayed(user_id, existing)
-        q = await quotes.get(conn, token)
+        q = await quotes.get_with_order(conn, token)  # one read for both questions
         if q is None or q["user_id"] != user_id:
             return PlaceResult(PlaceOutcome.NOT_FOUND)
+        if q["order_id"] is not None:  # this card was confirmed already: the same order
+            existing = await orders.get(conn, q["order_id"])
+            assert existing is not None
+            return self._replayed(user_id, existing)
         if q["expires_at"] < self.ctx.now_iso():
             return PlaceResult(PlaceOutcome.EXPIRED)
         service = await self.catalog.get(q["service_id"])

@@ -24,7 +24,7 @@ class Shop:
         self.fulfilment = FulfilmentService(ctx)
         self.topups = TopupService(ctx)
         self.alerts = AlertService(ctx)
-        self.admin = AdminService(ctx)
+        self.admin = AdminService(ctx, self.catalog)
 
     def support_state(self) -> SupportState:
         return state_at(self.ctx.now(), self.settings.timezone)

@@ -39,3 +39,10 @@ async def purge_expired(conn: aiosqlite.Connection, before: str) -> int:
         (before,),
     )
     return cur.rowcount
+
+
+async def get_with_order(conn: aiosqlite.Connection, token: str) -> aiosqlite.Row | None:
+    """The quote plus ``order_id``: the order already placed with it, if any."""
+    sql = """SELECT q.*, o.id AS order_id FROM quotes q
+             LEFT JOIN orders o ON o.confirm_token = q.token WHERE q.token = ?"""
+    return first_row(await conn.execute_fetchall(sql, (token,)))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import aiosqlite
@@ -34,12 +33,6 @@ async def get(conn: aiosqlite.Connection, service_id: int) -> aiosqlite.Row | No
 
 async def all_services(conn: aiosqlite.Connection) -> list[aiosqlite.Row]:
     return list(await conn.execute_fetchall("SELECT * FROM services ORDER BY category, id"))
-
-
-async def sellable(conn: aiosqlite.Connection, types: tuple[str, ...]) -> list[aiosqlite.Row]:
-    sql = """SELECT * FROM services WHERE visible = 1 AND removed_at IS NULL
-             AND type IN (SELECT value FROM json_each(?)) ORDER BY category, id"""
-    return list(await conn.execute_fetchall(sql, (json.dumps(types),)))
 
 
 async def upsert(conn: aiosqlite.Connection, s: ServiceRow, now: str, visible_if_new: bool) -> str:
