@@ -18,9 +18,12 @@ Callback data: ``a:tp:ok|no:<id>``, ``a:m:<section>``, ``a:rv:att|ref:<order>``,
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import logging
+from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from telegram import Update
 from telegram.constants import ParseMode
@@ -72,6 +75,23 @@ def _is_admin(update: Update, context: Context) -> bool:
     return shop_of(context).is_admin(_tg_id(update))
 
 
+def admins_only(handler: Callable[[Update, Context], Awaitable[Any]]) -> Callable:
+    """Checked at execution time: anyone else gets the customer's answer to unknown input,
+    nothing is done and the attempt is logged. (END also works for plain handlers: PTB
+    ignores their return value.)"""
+
+    @functools.wraps(handler)
+    async def guarded(update: Update, context: Context) -> Any:
+        if not _is_admin(update, context):
+            query = update.callback_query
+            what = query.data if query else (update.effective_message.text or "")
+            await _refuse(update, what or handler.__name__)
+            return ConversationHandler.END
+        return await handler(update, context)
+
+    return guarded
+
+
 async def _refuse(update: Update, what: str) -> None:
     """Exactly what a customer gets for unknown input; the attempt is logged."""
     log.warning("non-admin %s tried admin action %s", _tg_id(update), what)
@@ -98,18 +118,14 @@ def _menu_markup():
     return inline([[button(t(LG, f"admin.menu_{s}"), "a", "m", s)] for s in sections])
 
 
+@admins_only
 async def admin_menu(update: Update, context: Context) -> None:
-    if not _is_admin(update, context):
-        await _refuse(update, "/admin")
-        return
     await answer(update)
     await show(update, t(LG, "admin.menu"), _menu_markup())
 
 
+@admins_only
 async def section(update: Update, context: Context) -> None:
-    if not _is_admin(update, context):
-        await _refuse(update, update.callback_query.data)
-        return
     await answer(update)
     name = _data(update)[2]
     render = {"tp": _pending_topups, "rv": _review_queue, "st": _stats, "sv": _services}
@@ -196,10 +212,8 @@ async def approve(update: Update, context: Context) -> None:
     await _update_other_admins(update, context, topup_id, text)
 
 
+@admins_only
 async def ask_reject_reason(update: Update, context: Context) -> int:
-    if not _is_admin(update, context):
-        await _refuse(update, update.callback_query.data)
-        return ConversationHandler.END
     topup_id = int(_data(update)[3])
     topup = await shop_of(context).topups.get(topup_id)
     if topup is None or topup.status != "pending":
@@ -276,9 +290,6 @@ async def refund_review(update: Update, context: Context) -> None:
 
 async def _ask_for(update: Update, context: Context, key: str, prompt: str, state: int) -> int:
     """A button that asks an admin to type something about the id in its callback data."""
-    if not _is_admin(update, context):
-        await _refuse(update, update.callback_query.data)
-        return ConversationHandler.END
     await answer(update)
     target = int(_data(update)[3])
     _draft(context)[key] = target
@@ -286,6 +297,7 @@ async def _ask_for(update: Update, context: Context, key: str, prompt: str, stat
     return state
 
 
+@admins_only
 async def ask_panel_id(update: Update, context: Context) -> int:
     return await _ask_for(update, context, "attach", "admin.ask_panel_id", PANEL_ID)
 
@@ -350,10 +362,8 @@ async def _services(update: Update, context: Context) -> None:
     await show(update, t(LG, "admin.services_title") + "\n" + "\n".join(lines), inline(rows))
 
 
+@admins_only
 async def sync_services(update: Update, context: Context) -> None:
-    if not _is_admin(update, context):
-        await _refuse(update, "sync")
-        return
     await answer(update, t(LG, "admin.syncing"))
     try:
         report = await shop_of(context).catalog.sync()
@@ -368,10 +378,8 @@ async def sync_services(update: Update, context: Context) -> None:
     await _services(update, context)
 
 
+@admins_only
 async def toggle_visible(update: Update, context: Context) -> None:
-    if not _is_admin(update, context):
-        await _refuse(update, "visibility")
-        return
     service_id = int(_data(update)[3])
     service = await shop_of(context).catalog.get(service_id)
     if service is None:
@@ -382,6 +390,7 @@ async def toggle_visible(update: Update, context: Context) -> None:
     await _services(update, context)
 
 
+@admins_only
 async def ask_price(update: Update, context: Context) -> int:
     return await _ask_for(update, context, "price", "admin.ask_price", PRICE)
 
@@ -402,10 +411,8 @@ async def got_price(update: Update, context: Context) -> int:
     return ConversationHandler.END
 
 
+@admins_only
 async def ask_markup(update: Update, context: Context) -> int:
-    if not _is_admin(update, context):
-        await _refuse(update, update.callback_query.data)
-        return ConversationHandler.END
     await answer(update)
     current = str(shop_of(context).catalog.markup_percent)
     await reply(update, t(LG, "admin.ask_markup", markup=current))
@@ -432,10 +439,8 @@ async def got_markup(update: Update, context: Context) -> int:
 # ---- customer lookup and balance adjustment ----------------------------------------
 
 
+@admins_only
 async def ask_lookup(update: Update, context: Context) -> int:
-    if not _is_admin(update, context):
-        await _refuse(update, update.callback_query.data)
-        return ConversationHandler.END
     await answer(update)
     await reply(update, t(LG, "admin.ask_lookup"))
     return LOOKUP
@@ -464,10 +469,8 @@ async def got_lookup(update: Update, context: Context) -> int:
     return ConversationHandler.END
 
 
+@admins_only
 async def ask_adjust(update: Update, context: Context) -> int:
-    if not _is_admin(update, context):
-        await _refuse(update, update.callback_query.data)
-        return ConversationHandler.END
     await answer(update)
     _draft(context)["adjust"] = {"user_id": int(_data(update)[3])}
     await reply(update, t(LG, "admin.ask_adjust_amount"))
@@ -517,10 +520,8 @@ async def got_adjust_reason(update: Update, context: Context) -> int:
     return ConversationHandler.END
 
 
+@admins_only
 async def confirm_adjust(update: Update, context: Context) -> None:
-    if not _is_admin(update, context):
-        await _refuse(update, update.callback_query.data)
-        return
     _, _, verb, token = _data(update)
     pending = _draft(context).setdefault("confirm", {})
     draft = pending.get(token)
@@ -545,10 +546,8 @@ async def confirm_adjust(update: Update, context: Context) -> None:
 # ---- broadcast ----------------------------------------------------------------------
 
 
+@admins_only
 async def ask_broadcast(update: Update, context: Context) -> int:
-    if not _is_admin(update, context):
-        await _refuse(update, update.callback_query.data)
-        return ConversationHandler.END
     await answer(update)
     await reply(update, t(LG, "admin.ask_broadcast"))
     return BC_TEXT
@@ -568,10 +567,8 @@ async def got_broadcast(update: Update, context: Context) -> int:
     return ConversationHandler.END
 
 
+@admins_only
 async def confirm_broadcast(update: Update, context: Context) -> None:
-    if not _is_admin(update, context):
-        await _refuse(update, update.callback_query.data)
-        return
     _, _, verb, token = _data(update)
     draft = _draft(context).get("broadcast") or {}
     await answer(update)
