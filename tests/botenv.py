@@ -6,6 +6,7 @@ same folder to test a restart.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -104,3 +105,20 @@ async def running_shop(
         await tg_srv.stop()
         await panel_srv.stop()
         emu.resume()
+
+
+async def order_to_card(u: FakeUser, link: str, quantity: str = "100") -> str:
+    """Walk a Korean customer through the menus to the confirmation card for 100 Korean
+    followers (service 101); returns the card's text."""
+    await u.send_text("🛒 주문하기")
+    await u.wait_for("카테고리")
+    await u.press("인스타그램 한국인 팔로워")
+    await u.wait_for(r"\(1/\d+\)")
+    await u.press(re.compile(r"^\d+\. 인스타 한국인 팔로워 \| 실제"))
+    await u.wait_for("추정치")
+    await u.press("🛒 주문하기")
+    await u.wait_for("링크")
+    await u.send_text(link)
+    await u.wait_for("수량")
+    await u.send_text(quantity)
+    return (await u.wait_for("주문 확인")).text

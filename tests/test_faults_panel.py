@@ -7,13 +7,11 @@ states afterwards, and ``add`` is never sent twice for one order.
 
 from __future__ import annotations
 
-import re
-
 import pytest
 
 from shop import statuses as st
 from shop.models import OrderInput, PlaceOutcome
-from tests.botenv import ShopEnv, running_shop
+from tests.botenv import ShopEnv, order_to_card, running_shop
 
 START = 100_000
 QUIRKS = [
@@ -170,18 +168,7 @@ async def test_order_through_chat_during_panel_outage(shop_env: ShopEnv):
     await env.credit(3, START)
     u = env.user(3)
     env.sim.set_quirk("html_503")
-    await u.send_text("🛒 주문하기")
-    await u.wait_for("카테고리")
-    await u.press("인스타그램 한국인 팔로워")
-    await u.wait_for(r"\(1/\d+\)")
-    await u.press(re.compile(r"^\d+\. 인스타 한국인 팔로워 \| 실제"))
-    await u.wait_for("추정치")
-    await u.press("🛒 주문하기")
-    await u.wait_for("링크")
-    await u.send_text("https://instagram.com/outage")
-    await u.wait_for("수량")
-    await u.send_text("100")
-    await u.wait_for("주문 확인")
+    await order_to_card(u, "https://instagram.com/outage")
     await u.press("✅ 확인")
     msg = await u.wait_for(r"확인하고 있어요|처리되지 못했어요")
     assert "주문완료" not in msg.text

@@ -5,26 +5,10 @@ from __future__ import annotations
 import re
 
 from bot.notifier import OutboxSender
-from sandbox.telegram import FakeUser
 from shop.jobs import ShopJobs
-from tests.botenv import ShopEnv
+from tests.botenv import ShopEnv, order_to_card
 
 PRICE_100 = 2058  # 100 KR followers: ceil(20,580 × 100 / 1000)
-
-
-async def to_confirm_card(u: FakeUser, link: str) -> None:
-    await u.send_text("🛒 주문하기")
-    await u.wait_for("카테고리")
-    await u.press("인스타그램 한국인 팔로워")
-    await u.wait_for(r"\(1/\d+\)")
-    await u.press(re.compile(r"^\d+\. 인스타 한국인 팔로워 \| 실제"))
-    await u.wait_for("추정치")
-    await u.press("🛒 주문하기")
-    await u.wait_for("링크")
-    await u.send_text(link)
-    await u.wait_for("수량")
-    await u.send_text("100")
-    await u.wait_for("주문 확인")
 
 
 async def ledger_ok(env: ShopEnv) -> None:
@@ -41,7 +25,7 @@ def sender(env: ShopEnv) -> OutboxSender:
 async def test_429_on_the_order_reply_is_retried_and_arrives_once(env: ShopEnv):
     await env.credit(1, 10_000)
     u = env.user(1)
-    await to_confirm_card(u, "https://instagram.com/flood")
+    await order_to_card(u, "https://instagram.com/flood")
     env.emu.fail_next("sendMessage", 1, "429", retry_after=1)
     await u.press("✅ 확인")
     await u.wait_for("접수되었어요", timeout=10)
@@ -72,7 +56,7 @@ async def test_get_updates_5xx_and_drops_lose_no_update(env: ShopEnv):
 async def test_confirm_delivered_twice_orders_and_debits_once(env: ShopEnv):
     await env.credit(3, 10_000)
     u = env.user(3)
-    await to_confirm_card(u, "https://instagram.com/twice")
+    await order_to_card(u, "https://instagram.com/twice")
     env.emu.deliver_twice(1)
     await u.press("✅ 확인")
     await u.wait_for("접수되었어요")
@@ -115,7 +99,7 @@ async def test_blocked_customer_is_skipped_and_others_still_served(env: ShopEnv)
     a, b = env.user(5), env.user(6)
     placed = {}
     for u in (a, b):
-        await to_confirm_card(u, f"https://instagram.com/blk{u.id}")
+        await order_to_card(u, f"https://instagram.com/blk{u.id}")
         await u.press("✅ 확인")
         msg = await u.wait_for("접수되었어요")
         placed[u.id] = re.search(r"#(\d+)", msg.text).group(1)
@@ -142,7 +126,7 @@ async def test_blocked_customer_is_skipped_and_others_still_served(env: ShopEnv)
 async def test_dropped_notification_send_is_retried_not_lost(env: ShopEnv):
     await env.credit(7, 10_000)
     u = env.user(7)
-    await to_confirm_card(u, "https://instagram.com/drop")
+    await order_to_card(u, "https://instagram.com/drop")
     await u.press("✅ 확인")
     await u.wait_for("접수되었어요")
     await sender(env).drain()
@@ -164,7 +148,7 @@ async def test_reply_lost_after_send_never_orders_twice(env: ShopEnv):
     sees an error, yet the order and the debit exist exactly once."""
     await env.credit(8, 10_000)
     u = env.user(8)
-    await to_confirm_card(u, "https://instagram.com/lost")
+    await order_to_card(u, "https://instagram.com/lost")
     env.emu.fail_next("sendMessage", 1, "drop_after")
     await u.press("✅ 확인")
     await u.wait_for("접수되었어요")

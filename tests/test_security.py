@@ -12,7 +12,7 @@ from sandbox.telegram import FakeUser
 from shop import statuses as st
 from shop.jobs import ShopJobs
 from shop.models import OrderInput, PlaceOutcome
-from tests.botenv import ShopEnv
+from tests.botenv import ShopEnv, order_to_card
 
 VICTIM, MALLORY = 31, 66
 SECRET_LINK = "https://instagram.com/victim.secret.account"
@@ -136,25 +136,10 @@ async def test_admin_buttons_and_commands_by_a_customer_do_nothing(env: ShopEnv)
     await ledger_ok(env)
 
 
-async def to_card(u: FakeUser, link: str) -> str:
-    await u.send_text("🛒 주문하기")
-    await u.wait_for("카테고리")
-    await u.press("인스타그램 한국인 팔로워")
-    await u.wait_for(r"\(1/\d+\)")
-    await u.press(re.compile(r"^\d+\. 인스타 한국인 팔로워 \| 실제"))
-    await u.wait_for("추정치")
-    await u.press("🛒 주문하기")
-    await u.wait_for("링크")
-    await u.send_text(link)
-    await u.wait_for("수량")
-    await u.send_text("100")
-    return (await u.wait_for("주문 확인")).text
-
-
 async def test_expired_confirmation_is_refused(env: ShopEnv):
     await env.credit(40, 50_000)
     u = env.user(40)
-    await to_card(u, "https://instagram.com/late")
+    await order_to_card(u, "https://instagram.com/late")
     env.clock.advance(minutes=16)
     await u.press("✅ 확인")
     await u.wait_for("시간이 지났어요")
@@ -171,7 +156,7 @@ async def test_markup_in_names_links_and_depositors_is_shown_literally(env: Shop
     u = env.emu.user(50, first_name=EVIL, language_code="ko")
     await env.credit(50, 100_000)
     # The confirmation card and the order history echo the link literally.
-    card = await to_card(u, "https://instagram.com/<b>bold</b>")
+    card = await order_to_card(u, "https://instagram.com/<b>bold</b>")
     assert "<b>bold</b>" in card
     await u.press("✅ 확인")
     placed = await u.wait_for("접수되었어요")
