@@ -7,14 +7,12 @@ from telegram.ext import Application
 
 def register_all(app: Application) -> None:
     # Order matters within group 0: the first matching handler wins, so the
-    # conversations come before the plain menu pages and the catch-all comes last.
-    from handlers import account, admin, history, order, start, throttle, topup
+    # conversations come before the shared conversation's catch-all (front), which is last.
+    from handlers import admin, front, history, order, throttle, topup
 
     throttle.register(app)
     admin.register(app)
     topup.register(app)
     order.register(app)
     history.register(app)
-    account.register(app)
-    start.register(app)
-    start.register_fallback(app)
+    front.register(app)

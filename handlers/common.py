@@ -23,7 +23,9 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from handlers.i18n import LANGS, lang_of, t
+from chat import menu as chat_menu
+from chat.i18n import LANGS, lang_of, t
+from chat.screens import TELEGRAM
 from shop.models import User
 from shop.shop import Shop
 
@@ -67,14 +69,10 @@ def inline(rows: list[list[InlineKeyboardButton]]) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([r for r in rows if r])
 
 
-MENU_KEYS = ("order", "topup", "orders", "account", "faq", "terms", "support")
-
-
 def main_menu(language: str) -> ReplyKeyboardMarkup:
-    labels = [t(language, f"menu.{k}") for k in MENU_KEYS]
-    rows = [labels[0:2], labels[2:4], labels[4:6], labels[6:7]]
+    rows = chat_menu.main_menu(language, TELEGRAM)
     return ReplyKeyboardMarkup(
-        [[KeyboardButton(x) for x in row] for row in rows], resize_keyboard=True
+        [[KeyboardButton(c.label) for c in row] for row in rows], resize_keyboard=True
     )
 
 

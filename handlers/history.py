@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from telegram import InlineKeyboardMarkup, Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
+from chat.i18n import Safe, t
 from handlers.common import (
     Context,
     answer,
@@ -25,7 +26,6 @@ from handlers.common import (
     shop_of,
     show,
 )
-from handlers.i18n import Safe, t
 from shop.clock import parse_iso
 from shop.models import Order
 

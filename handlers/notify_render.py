@@ -10,8 +10,8 @@ from typing import Any
 
 from telegram import InlineKeyboardMarkup
 
+from chat.i18n import Safe, t
 from handlers.common import button, inline
-from handlers.i18n import Safe, t
 
 
 def _params(payload: dict[str, Any]) -> dict[str, Any]:

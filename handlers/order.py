@@ -40,8 +40,9 @@ from telegram.ext import (
     filters,
 )
 
+from chat.i18n import Safe, t
+from chat.menu import MENU_KEYS
 from handlers.common import (
-    MENU_KEYS,
     Context,
     answer,
     button,
@@ -54,7 +55,6 @@ from handlers.common import (
     shop_of,
     show,
 )
-from handlers.i18n import Safe, t
 from shop.models import OrderInput, PlaceOutcome, PlaceResult, Quote, Service, ServiceType
 from shop.orders import DRIPFEED_INTERVALS, MAX_POSTS, MAX_RUNS
 from shop.parsing import (
@@ -541,10 +541,10 @@ async def on_other_menu(update: Update, context: Context) -> int:
 
 
 async def on_start_command(update: Update, context: Context) -> int:
-    from handlers.start import start  # the greeting belongs to the start feature
+    from handlers.front import on_command  # the greeting is the shared conversation's
 
     clear_draft(context)
-    await start(update, context)
+    await on_command(update, context)
     return END
 
 

@@ -21,6 +21,7 @@ from telegram.ext import (
     filters,
 )
 
+from chat.i18n import t
 from handlers.common import (
     Context,
     answer,
@@ -34,7 +35,6 @@ from handlers.common import (
     shop_of,
     show,
 )
-from handlers.i18n import t
 from shop.parsing import InputError, parse_amount, parse_depositor
 from shop.topups import Decision, Topup
 
@@ -304,6 +304,6 @@ def register(app: Application) -> None:
 
 
 def _any_menu() -> str:
-    from handlers.common import MENU_KEYS
+    from chat.menu import MENU_KEYS
 
     return "|".join(menu_pattern(k) for k in MENU_KEYS)

@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from handlers.i18n import t
+from chat.i18n import t
 from sandbox.telegram import FakeUser
 from tests.botenv import ShopEnv, running_shop
 

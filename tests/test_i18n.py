@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.i18n import LANGS, catalog, placeholders, t
+from chat.i18n import LANGS, catalog, placeholders, t
 from sandbox.telegram import parse_html
 from shop import statuses
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.jobs import run_outbox, sender_of
-from handlers.i18n import LANGS, catalog
+from chat.i18n import LANGS, catalog
 from handlers.notify_render import render
 
 A, B = 6001, 6002
