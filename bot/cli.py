@@ -24,6 +24,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--dir", default="demo-data", help="folder for the demo database")
+    demo.add_argument(
+        "--catalog",
+        choices=("small", "large"),
+        default="small",
+        help="the simulated panel's catalog: a dozen services, or ~3,600 like a real panel",
+    )
 
     sim = sub.add_parser("simulator", help="run the SMM panel simulator")
     sim.add_argument("--port", type=int, default=8081)
@@ -31,6 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--key", default="demo-key", help="API key the simulator accepts")
     sim.add_argument("--speed", type=float, default=10.0, help="seconds per order stage")
     sim.add_argument("--balance", default="1000", help="simulated panel balance (USD)")
+    sim.add_argument(
+        "--catalog",
+        choices=("small", "large"),
+        default="small",
+        help="a dozen services, or ~3,600 in ~200 categories shaped like a real panel's",
+    )
 
     check = sub.add_parser("check", help="verify the ledger invariants of the database")
     check.add_argument("--config", default=DEFAULT_CONFIG)
@@ -71,7 +83,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         from sandbox.panel import run_panel_blocking
 
         run_panel_blocking(
-            port=args.port, host=args.host, api_key=args.key, speed=args.speed, balance=args.balance
+            port=args.port,
+            host=args.host,
+            api_key=args.key,
+            speed=args.speed,
+            balance=args.balance,
+            catalog=args.catalog,
         )
         return 0
     if args.command == "check":
@@ -90,5 +107,5 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from bot.demo import run_demo
 
-        return run_demo(host=args.host, port=args.port, folder=args.dir)
+        return run_demo(host=args.host, port=args.port, folder=args.dir, catalog=args.catalog)
     raise AssertionError(args.command)

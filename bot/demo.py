@@ -95,8 +95,10 @@ async def start_demo(
     port: int = 8080,
     folder: str = "demo-data",
     speed: float = STAGE_SECONDS,
+    catalog: str = "small",
 ) -> DemoHandle:
-    """Start every part; ``speed`` is the simulator's seconds per order stage (tests: less)."""
+    """Start every part; ``speed`` is the simulator's seconds per order stage (tests: less),
+    ``catalog`` the simulated panel's catalog ("small" or "large", sandbox/catalog.py)."""
     data = Path(folder)
     data.mkdir(parents=True, exist_ok=True)  # noqa: ASYNC240 - once, before serving
     # Panel ids grow with wall time, so a restarted demo never reuses an old order's id.
@@ -108,6 +110,7 @@ async def start_demo(
         balance="500",
         outcome=demo_outcome(first_id),
         first_order_id=first_id,
+        catalog=catalog,
     )
     emu = BotApiEmulator(DEMO_TOKEN, bot_first_name="MASK24 데모", bot_username="mask24_demo_bot")
     people = [CUSTOMER, ADMIN]
@@ -155,8 +158,8 @@ def _banner(url: str, folder: str) -> str:
 """
 
 
-async def _serve(host: str, port: int, folder: str, speed: float) -> None:
-    handle = await start_demo(host, port, folder, speed)
+async def _serve(host: str, port: int, folder: str, speed: float, catalog: str) -> None:
+    handle = await start_demo(host, port, folder, speed, catalog)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -175,9 +178,10 @@ def run_demo(
     port: int = 8080,
     folder: str = "demo-data",
     speed: float = STAGE_SECONDS,
+    catalog: str = "small",
 ) -> int:
     try:
-        asyncio.run(_serve(host, port, folder, speed))
+        asyncio.run(_serve(host, port, folder, speed, catalog))
     except OSError as exc:
         print(f"demo: cannot listen on {host}:{port} ({exc.strerror}); try --port", flush=True)
         return 1

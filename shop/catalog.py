@@ -67,28 +67,31 @@ class CatalogService:
         """Fetch the panel's list (outside any transaction), then apply it in one."""
         await self.load_overrides()
         listed = await self.ctx.panel.services()
-        counts = {"new": 0, "updated": 0, "same": 0}
-        now = self.ctx.now_iso()
+        rows = [
+            ServiceRow(
+                panel_id=s.service_id,
+                name=s.name,
+                category=s.category,
+                type=s.type.value,
+                raw_type=s.raw_type,
+                rate=str(s.rate),
+                min_qty=s.min,
+                max_qty=s.max,
+                refill=s.refill,
+                cancel=s.cancel,
+                dripfeed=s.dripfeed,
+                description=s.description,
+            )
+            for s in listed
+        ]
         async with self.ctx.db.transaction() as conn:
-            for s in listed:
-                row = ServiceRow(
-                    panel_id=s.service_id, name=s.name, category=s.category, type=s.type.value,
-                    raw_type=s.raw_type, rate=str(s.rate), min_qty=s.min, max_qty=s.max,
-                    refill=s.refill, cancel=s.cancel, dripfeed=s.dripfeed,
-                    description=s.description,
-                )  # fmt: skip
-                outcome = await services.upsert(
-                    conn, row, now, self.ctx.settings.new_services_visible
-                )
-                counts[outcome] += 1
-            # An empty answer is more likely a panel hiccup than an empty shop.
-            removed = (
-                await services.mark_removed_except(conn, {s.service_id for s in listed}, now)
-                if listed
-                else 0
+            # An empty answer is more likely a panel hiccup than an empty shop: apply_sync
+            # removes nothing then.
+            counts = await services.apply_sync(
+                conn, rows, self.ctx.now_iso(), self.ctx.settings.new_services_visible
             )
         self.forget()
-        report = SyncReport(counts["new"], counts["updated"], removed, len(listed))
+        report = SyncReport(counts.new, counts.updated, counts.removed, len(listed))
         log.info("catalog sync: %s", report)
         return report
 
