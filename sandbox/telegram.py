@@ -57,9 +57,19 @@ __all__ = [
     "serve_telegram",
 ]
 
-MAX_TEXT = 4096
-MAX_CAPTION = 1024
-MAX_CALLBACK_DATA_BYTES = 64
+# Telegram's limits, refused with Telegram's own words (error_code 400). Sources: the Bot
+# API docs, tdlib/telegram-bot-api (Client.cpp), python-telegram-bot's constants.py and
+# developers' reports collected at tginfo/Telegram-Limits issues #187 and #228.
+MAX_TEXT = 4096  # characters (code points) after entity parsing: "message is too long"
+MAX_CAPTION = 1024  # "message caption is too long"
+MAX_RAW_TEXT_BYTES = 1 << 15  # the Bot API's own cap on the text before parsing
+MAX_CALLBACK_DATA_BYTES = 64  # "BUTTON_DATA_INVALID"
+MAX_INLINE_BUTTONS = 100
+MAX_INLINE_PER_ROW = 8
+MAX_REPLY_BUTTONS = 300
+MAX_REPLY_PER_ROW = 12
+MAX_MARKUP_BYTES = 10 * 1024  # compact JSON of reply_markup, UTF-8: "about 10 KB" (#187)
+MARKUP_TOO_LONG = "reply markup is too long"  # REPLY_MARKUP_TOO_LONG as the Bot API words it
 CONFLICT = (
     "Conflict: terminated by other getUpdates request; "
     "make sure that only one bot instance is running"
@@ -1204,6 +1214,8 @@ class BotApiEmulator:
                 raise _bad_request("message text is empty")
             return "", []
         source = str(source)
+        if len(source.encode()) > MAX_RAW_TEXT_BYTES:
+            raise _bad_request("text is too long")
         given = params.get("entities" if key == "text" else "caption_entities")
         mode = str(params.get("parse_mode") or "")
         if given:
@@ -1233,6 +1245,9 @@ class BotApiEmulator:
             return None, None
         if not isinstance(markup, dict):
             raise _bad_request("can't parse reply keyboard markup JSON object")
+        size = len(json.dumps(markup, ensure_ascii=False, separators=(",", ":")).encode())
+        if size > MAX_MARKUP_BYTES:
+            raise _bad_request(MARKUP_TOO_LONG)
         if "inline_keyboard" in markup:
             _validate_inline_keyboard(markup["inline_keyboard"])
             return markup, None
@@ -1590,12 +1605,25 @@ class BotApiEmulator:
 # --------------------------------------------------------------------------- validation
 
 
+def _check_counts(rows: list[list[Any]], per_row: int, total: int) -> None:
+    """Too many buttons in a row or in all. Real Telegram is not uniform here: the server
+    refuses an oversized keyboard with REPLY_MARKUP_TOO_LONG, while tdlib (under the Bot
+    API) silently keeps only the first 12 buttons of a row. A button that silently vanishes
+    is as broken as a refused message, so the emulator refuses both, with Telegram's
+    words for an oversized keyboard."""
+    if any(len(row) > per_row for row in rows) or sum(len(row) for row in rows) > total:
+        raise _bad_request(MARKUP_TOO_LONG)
+
+
 def _validate_inline_keyboard(rows: Any) -> None:
     if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
         raise _bad_request("can't parse inline keyboard button: InlineKeyboardButton expected")
     for button in (b for row in rows for b in row):
         if not isinstance(button, dict) or not isinstance(button.get("text"), str):
             raise _bad_request("can't parse inline keyboard button: Text must be a String")
+        if not button["text"]:
+            # tdlib's words for it; Telegram itself drops such a button without a word.
+            raise _bad_request("inline keyboard button text must be non-empty")
         actions = [k for k in button if k in _INLINE_ACTIONS]
         if len(actions) != 1:
             raise _bad_request(
@@ -1610,6 +1638,7 @@ def _validate_inline_keyboard(rows: Any) -> None:
             url = button["url"]
             if not isinstance(url, str) or not url.strip() or any(c.isspace() for c in url):
                 raise _bad_request("BUTTON_URL_INVALID")
+    _check_counts(rows, MAX_INLINE_PER_ROW, MAX_INLINE_BUTTONS)
 
 
 def _validate_reply_keyboard(rows: Any) -> None:
@@ -1619,6 +1648,7 @@ def _validate_reply_keyboard(rows: Any) -> None:
         text = button if isinstance(button, str) else (button or {}).get("text")
         if not isinstance(text, str) or not text:
             raise _bad_request("keyboard button text must be non-empty")
+    _check_counts(rows, MAX_REPLY_PER_ROW, MAX_REPLY_BUTTONS)
 
 
 def _validate_invoice(params: dict[str, Any]) -> dict[str, Any]:

@@ -279,6 +279,65 @@ async def test_html_and_text_rules(emu: BotApiEmulator, app: Application) -> Non
         await bot.send_message(424242, "hi")
 
 
+async def test_telegram_limits_refused_in_telegrams_words(
+    emu: BotApiEmulator, app: Application
+) -> None:
+    """Each limit, just over and just at it; the answer is Telegram's (400 + its text)."""
+    user, bot = emu.user(1013), app.bot
+
+    def rows(n_rows: int, per_row: int) -> list[list[InlineKeyboardButton]]:
+        return [
+            [InlineKeyboardButton(f"{r}.{c}", callback_data=f"{r}.{c}") for c in range(per_row)]
+            for r in range(n_rows)
+        ]
+
+    too_long: list[tuple[str, dict]] = [
+        ("message is too long", {"text": "😀" * 4097}),  # counted in characters, not UTF-16
+        ("message is too long", {"text": f"<b>{'가' * 4097}</b>", "parse_mode": "HTML"}),
+        ("text is too long", {"text": "x" * 40000}),
+        ("message text is empty", {"text": ""}),
+        ("can't parse entities: Unsupported start tag \"br\" at byte offset 1", {
+            "text": "a<br>b", "parse_mode": "HTML"}),
+        ("BUTTON_DATA_INVALID", {"reply_markup": InlineKeyboardMarkup(
+            [[InlineKeyboardButton("x", callback_data="x" * 65)]])}),
+        ("reply markup is too long", {"reply_markup": InlineKeyboardMarkup(rows(1, 9))}),
+        ("reply markup is too long", {"reply_markup": InlineKeyboardMarkup(rows(13, 8))}),
+        ("reply markup is too long", {"reply_markup": ReplyKeyboardMarkup([["k"] * 13])}),
+        ("reply markup is too long", {"reply_markup": InlineKeyboardMarkup(  # ~12 KB
+            [[InlineKeyboardButton("긴 이름" * 100, callback_data=str(i))] for i in range(10)])}),
+        ("inline keyboard button text must be non-empty", {"reply_markup": InlineKeyboardMarkup(
+            [[InlineKeyboardButton("", callback_data="x")]])}),
+        ("keyboard button text must be non-empty", {"reply_markup": ReplyKeyboardMarkup([[""]])}),
+    ]  # fmt: skip
+    for description, kwargs in too_long:
+        text = kwargs.pop("text", "hi")
+        with pytest.raises(BadRequest):
+            await bot.send_message(user.id, text, **kwargs)
+        call = emu.calls_of("sendMessage")[-1]
+        assert (call.status, call.response["description"]) == (400, f"Bad Request: {description}")
+    assert user.bot_messages() == []
+
+    # exactly at each limit: accepted
+    await bot.send_message(user.id, "😀" * 4096)
+    await bot.send_message(
+        user.id, "ok", reply_markup=InlineKeyboardMarkup([*rows(12, 8)[:-1], rows(1, 4)[0]])
+    )
+    await bot.send_message(user.id, "ok", reply_markup=ReplyKeyboardMarkup([["k"] * 12] * 25))
+    photo = await bot.send_photo(user.id, b"\x89PNG fake", caption="c" * 1024)
+    with pytest.raises(BadRequest, match="Message caption is too long"):
+        await bot.send_photo(user.id, b"\x89PNG fake", caption="c" * 1025)
+    with pytest.raises(BadRequest, match="Message caption is too long"):
+        await bot.edit_message_caption(user.id, photo.message_id, caption="c" * 1025)
+    sent = await bot.send_message(user.id, "edit me")
+    with pytest.raises(BadRequest, match="Message is too long"):
+        await bot.edit_message_text("e" * 4097, user.id, sent.message_id)
+    with pytest.raises(BadRequest, match="Reply markup is too long"):
+        await bot.edit_message_reply_markup(
+            user.id, sent.message_id, reply_markup=InlineKeyboardMarkup(rows(1, 9))
+        )
+    assert len(user.bot_messages()) == 5
+
+
 def test_html_parser_entities_use_utf16_offsets() -> None:
     text, entities = parse_html('😀 <a href="https://x.kr/?a=1&amp;b=2">링크</a> &#35; 2 > 1')
     assert text == "😀 링크 # 2 > 1"
