@@ -85,7 +85,8 @@ def bot_config(db: str, emu_port: int, panel_port: int):
 
 
 async def run_bot(db: str, emu_port: int, panel_port: int, customers: int, limiter: bool) -> None:
-    from bot.app import build_application, open_shop, start_bot, stop_bot
+    from bot.app import build_application, start_bot, stop_bot
+    from bot.runtime import open_shop
 
     config = bot_config(db, emu_port, panel_port)
     runtime = await open_shop(config)
@@ -95,7 +96,7 @@ async def run_bot(db: str, emu_port: int, panel_port: int, customers: int, limit
         user = await shop.users.ensure(tg, None, f"고객{tg}", "ko")
         topup = await shop.topups.request_bank(user.id, CREDIT, f"입금{tg}")
         await shop.topups.approve(topup.id, ADMIN_ID)
-    app = build_application(config, shop, schedule=False, rate_limiter=limiter)
+    app = build_application(config, shop, rate_limiter=limiter)
     await start_bot(app, poll_timeout=10)
     print("bot ready", flush=True)
     stop = asyncio.Event()

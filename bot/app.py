@@ -1,28 +1,23 @@
-"""Assembly: config → shop → PTB Application. Used by ``run``, ``demo`` and the tests."""
+"""The Telegram front's assembly: the PTB Application over a shop (bot/serving.py runs it)."""
 
 from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
 
-import httpx
 from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.warnings import PTBUserWarning
 
 from bot.config import Config, require_token
+from bot.notifier import OutboxSender
 from bot.persistence import SQLitePersistence
 from bot.processor import PerUserUpdateProcessor
-from fulfillment.client import PanelClient
+from bot.runtime import ShopRuntime
 from handlers import register_all
 from handlers.i18n import t
-from shop.clock import Clock, SystemClock
-from shop.context import ShopContext
-from shop.settings import ShopSettings
+from shop.jobs import ShopJobs
 from shop.shop import Shop
-from storage.db import Database
 
 log = logging.getLogger(__name__)
 
@@ -33,60 +28,11 @@ warnings.filterwarnings("ignore", message=r"If 'per_message=False'", category=PT
 COMMANDS = ("start", "order", "balance", "orders", "topup", "help", "cancel")
 
 
-def shop_settings(config: Config) -> ShopSettings:
-    return ShopSettings(
-        name=config.shop.name,
-        exchange_rate=config.shop.exchange_rate,
-        markup_percent=config.shop.markup_percent,
-        new_services_visible=config.shop.new_services_visible,
-        quote_ttl_minutes=config.shop.quote_ttl_minutes,
-        admin_ids=tuple(config.telegram.admin_ids),
-        notify_started=config.scheduler.notify_started,
-        poll_interval_seconds=config.scheduler.poll_interval_seconds,
-        not_started_alert_hours=config.scheduler.not_started_alert_hours,
-        panel_balance_alert_below=config.scheduler.panel_balance_alert_below,
-        topup_min=config.topup.min_amount,
-        topup_max=config.topup.max_amount,
-        topup_expire_hours=config.topup.expire_hours,
-        krw_per_star=config.topup.krw_per_star,
-        timezone=config.support.timezone,
-        support_phone=config.support.phone,
-        support_kakao_url=config.support.kakao_url,
-        bank_account=config.topup.bank_account,
-    )
-
-
-@dataclass
-class ShopRuntime:
-    """The shop and the resources it owns; ``close`` releases them."""
-
-    shop: Shop
-    db: Database
-    panel: PanelClient
-    closers: list[Callable] = field(default_factory=list)
-
-    async def close(self) -> None:
-        await self.panel.aclose()
-        await self.db.close()
-
-
-async def open_shop(
-    config: Config,
-    *,
-    clock: Clock | None = None,
-    panel_transport: httpx.AsyncBaseTransport | None = None,
-) -> ShopRuntime:
-    db = await Database(config.storage.path).open()
-    panel = PanelClient(
-        config.provider.url,
-        config.provider.key.get_secret_value(),
-        timeout=config.provider.timeout_seconds,
-        transport=panel_transport,
-    )
-    ctx = ShopContext(
-        db=db, panel=panel, settings=shop_settings(config), clock=clock or SystemClock()
-    )
-    return ShopRuntime(Shop(ctx), db, panel)
+def attach_telegram(rt: ShopRuntime, app: Application) -> None:
+    """The Telegram front serves ``rt``: its outbox sender delivers Telegram customers' news
+    and every admin alert."""
+    rt.telegram = app
+    rt.senders["telegram"] = OutboxSender(ShopJobs(rt.shop.ctx), app.bot)
 
 
 async def _set_commands(app: Application) -> None:
@@ -97,15 +43,9 @@ async def _set_commands(app: Application) -> None:
 
 
 async def start_bot(app: Application, *, poll_timeout: int = 30) -> None:
-    """Initialize, register commands, run start-up jobs, then long-poll.
-
-    (``post_init`` only runs under ``run_polling``; we own the loop, so do it here.)
-    """
+    """Initialize, register commands, then long-poll (we own the loop, so no run_polling)."""
     await app.initialize()
     await _set_commands(app)
-    hook = app.bot_data.get("on_start")
-    if hook is not None:
-        await hook(app)
     await app.start()
     await app.updater.start_polling(
         poll_interval=0,
@@ -128,7 +68,6 @@ def build_application(
     *,
     persistence: bool = True,
     rate_limiter: bool = True,
-    schedule: bool = True,
 ) -> Application:
     """The PTB Application for ``shop``; the caller owns the shop's lifecycle."""
     builder = (
@@ -150,10 +89,6 @@ def build_application(
     app.bot_data["config"] = config
     register_all(app)
     app.add_error_handler(_on_error)
-    if schedule:
-        from bot.jobs import schedule_jobs
-
-        schedule_jobs(app, config)
     return app
 
 

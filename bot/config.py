@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -27,6 +28,8 @@ ENV_SECRETS = {
     ("telegram", "token"): "SHOP_TELEGRAM_TOKEN",
     ("provider", "key"): "SHOP_PROVIDER_KEY",
     ("telegram", "payments_token"): "SHOP_PAYMENTS_TOKEN",
+    ("kakao", "rest_api_key"): "SHOP_KAKAO_REST_API_KEY",
+    ("card", "secret_key"): "SHOP_TOSS_SECRET_KEY",
 }
 
 
@@ -122,6 +125,80 @@ class SupportConfig(_Section):
     timezone: str = Field("Asia/Seoul", description="time zone for support hours and dates")
 
 
+def _listen(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError('must be "host:port", e.g. "127.0.0.1:8090"')
+    return value
+
+
+def _public_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip().rstrip("/")
+    if not value.startswith(("https://", "http://")):
+        raise ValueError("must start with https:// (or http:// for a local run)")
+    return value
+
+
+class WebConfig(_Section):
+    listen: Annotated[str, AfterValidator(_listen)] = Field(
+        "127.0.0.1:8090",
+        description="host:port the shop's HTTP face listens on (put a reverse proxy in front)",
+    )
+    public_url: Annotated[str | None, AfterValidator(_public_url)] = Field(
+        None,
+        description="the https address the proxy serves the HTTP face under; "
+        "needed for card payment and the console's login links",
+    )
+    console: bool = Field(True, description="serve the owner's web console on the HTTP face")
+    session_idle_minutes: int = Field(
+        60, ge=1, le=7 * 24 * 60, description="a console session ends after this much idleness"
+    )
+
+
+class KakaoConfig(_Section):
+    enabled: bool = Field(False, description="serve the KakaoTalk channel chatbot (skill route)")
+    skill_path: str = Field(
+        "/kakao/skill", pattern="^/[A-Za-z0-9/_-]*$", description="path of the skill route"
+    )
+    bot_id: str | None = Field(
+        None, description="Open Builder bot id: checked against bot.id, used by the Event API"
+    )
+    event_api_url: str = Field("https://bot-api.kakao.com", description="Kakao Event API base URL")
+    rest_api_key: SecretStr | None = Field(
+        None, description="Kakao REST API key for the Event API (news pushed to customers)"
+    )
+    event_name: str | None = Field(
+        None, description="the Open Builder event whose block shows the news text"
+    )
+
+    @property
+    def event_api_ready(self) -> bool:
+        """The Event API is used only when all three parts are configured."""
+        return bool(self.rest_api_key and self.bot_id and self.event_name)
+
+
+class CardConfig(_Section):
+    provider: str = Field("toss", pattern="^toss$", description="card payment gateway")
+    client_key: str | None = Field(None, description="the gateway's client key (public)")
+    secret_key: SecretStr | None = Field(None, description="the gateway's secret key")
+    api_url: str = Field("https://api.tosspayments.com", description="the gateway's API base URL")
+    min_amount: int = Field(5000, ge=100, description="smallest card top-up, 원")
+    max_amount: int = Field(2_000_000, ge=100, description="largest card top-up, 원")
+    checkout_minutes: int = Field(15, ge=1, description="how long a card checkout stays payable")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.client_key and self.secret_key and self.secret_key.get_secret_value())
+
+    @model_validator(mode="after")
+    def _bounds(self) -> CardConfig:
+        if self.min_amount > self.max_amount:
+            raise ValueError("min_amount must not exceed max_amount")
+        return self
+
+
 class Config(_Section):
     telegram: TelegramConfig = Field(default_factory=TelegramConfig)
     provider: ProviderConfig
@@ -130,11 +207,30 @@ class Config(_Section):
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
     topup: TopupConfig = Field(default_factory=TopupConfig)
     support: SupportConfig = Field(default_factory=SupportConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
+    kakao: KakaoConfig = Field(default_factory=KakaoConfig)
+    card: CardConfig = Field(default_factory=CardConfig)
 
     def secrets(self) -> list[str]:
         """Every secret value, for log scrubbing."""
-        found = [self.provider.key, self.telegram.token, self.telegram.payments_token]
+        found = [
+            self.provider.key, self.telegram.token, self.telegram.payments_token,
+            self.kakao.rest_api_key, self.card.secret_key,
+        ]  # fmt: skip
         return [s.get_secret_value() for s in found if s and s.get_secret_value()]
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram.token and self.telegram.token.get_secret_value())
+
+    @property
+    def web_enabled(self) -> bool:
+        """The HTTP face runs when something needs it: Kakao, or a public address."""
+        return self.kakao.enabled or self.web.public_url is not None
+
+    @property
+    def card_enabled(self) -> bool:
+        return self.card.configured and self.web.public_url is not None
 
 
 def _apply_env(raw: dict[str, Any], environ: dict[str, str]) -> None:
@@ -183,6 +279,15 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Conf
             update={"storage": config.storage.model_copy(update={"path": str(db)})}
         )
     return config
+
+
+def require_front(config: Config) -> None:
+    """``run`` needs at least one front: a Telegram token, or the Kakao skill enabled."""
+    if not config.telegram_enabled and not config.kakao.enabled:
+        raise ConfigError(
+            "missing required key telegram.token (or set SHOP_TELEGRAM_TOKEN), "
+            "or enable [kakao] for a KakaoTalk-only shop"
+        )
 
 
 def require_token(config: Config) -> str:

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from telegram.ext import Application
+from starlette.routing import Mount
 
-from bot.app import ShopRuntime, build_application, open_shop, start_bot, stop_bot
 from bot.config import Config, parse_config
+from bot.runtime import ShopRuntime, open_shop
+from bot.serving import Serving, start_serving, stop_serving
+from bot.web import LateApp, build_web_app
 from sandbox.panel import PanelSimulator, RunningServer, SimOrder, serve_panel
 from sandbox.telegram import BotApiEmulator, TelegramServer, serve_telegram
 from sandbox.web import Person, chat_routes
@@ -42,9 +44,11 @@ def demo_outcome(first_id: int):
     return outcome
 
 
-def demo_config(folder: Path, telegram_base_url: str, panel_url: str) -> Config:
+def demo_config(folder: Path, page_url: str, telegram_base_url: str, panel_url: str) -> Config:
     raw: dict[str, Any] = {
         "telegram": {"token": DEMO_TOKEN, "base_url": telegram_base_url, "admin_ids": [ADMIN.id]},
+        # The shop's HTTP face is mounted under the demo page's own address.
+        "web": {"public_url": page_url},
         "provider": {"url": panel_url, "key": PANEL_KEY, "timeout_seconds": 10},
         "storage": {"path": str(folder.resolve() / "shop.sqlite3")},
         "scheduler": {"poll_interval_seconds": 3, "notify_started": True},
@@ -61,8 +65,12 @@ class DemoHandle:
     panel_server: RunningServer
     web_server: TelegramServer
     runtime: ShopRuntime
-    app: Application
+    serving: Serving
     config: Config
+
+    @property
+    def app(self):  # the Telegram Application
+        return self.serving.app
 
     @property
     def url(self) -> str:
@@ -72,7 +80,7 @@ class DemoHandle:
         # Release the bot's getUpdates and the pages' long polls first, so stopping is quick.
         self.emu.shutdown()
         try:
-            await stop_bot(self.app)
+            await stop_serving(self.serving)
         finally:
             await self.runtime.close()
             await self.web_server.stop()
@@ -117,25 +125,26 @@ async def start_demo(
     for p in people:
         emu.user(p.id, first_name=p.name, language_code="ko")
     panel_server = await serve_panel(sim)
-    web_server = await serve_telegram(emu, host, port, extra_routes=chat_routes(emu, people))
+    shop_face = LateApp()  # the shop's HTTP face, bound once the shop is open
+    routes = [*chat_routes(emu, people), Mount("/", app=shop_face)]
+    web_server = await serve_telegram(emu, host, port, extra_routes=routes)
     try:
-        config = demo_config(data, web_server.base_url, panel_server.url)
+        config = demo_config(data, web_server.url, web_server.base_url, panel_server.url)
         runtime = await open_shop(config)
     except BaseException:
         await web_server.stop()
         await panel_server.stop()
         raise
     try:
-        await runtime.shop.catalog.sync()
         await _seed(runtime)
-        app = build_application(config, runtime.shop, schedule=True)
-        await start_bot(app, poll_timeout=10)
+        shop_face.app = build_web_app(config, runtime)
+        serving = await start_serving(config, runtime, web=False, poll_timeout=10)
     except BaseException:
         await runtime.close()
         await web_server.stop()
         await panel_server.stop()
         raise
-    return DemoHandle(sim, emu, panel_server, web_server, runtime, app, config)
+    return DemoHandle(sim, emu, panel_server, web_server, runtime, serving, config)
 
 
 def _banner(url: str, folder: str) -> str:

@@ -1,4 +1,8 @@
-"""``python -m bot run``: long polling until SIGINT/SIGTERM."""
+"""``python -m bot run``: serve the shop until SIGINT/SIGTERM.
+
+Telegram (long polling) when a token is configured, the HTTP face (Kakao skill, card
+checkout pages, the owner's console) when a feature needs it, and the scheduler.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,10 @@ import signal
 
 from telegram.error import InvalidToken, NetworkError
 
-from bot.app import build_application, open_shop, start_bot, stop_bot
-from bot.config import Config, require_token
+from bot.config import Config, require_front
 from bot.logging_setup import install_secret_filter
+from bot.runtime import open_shop
+from bot.serving import start_serving, stop_serving
 
 log = logging.getLogger(__name__)
 
@@ -22,20 +27,20 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        app = build_application(config, runtime.shop)
-        await start_bot(app)
+        serving = await start_serving(config, runtime)
         try:
-            log.info("shop %s is running", config.shop.name)
+            fronts = ", ".join(sorted(runtime.senders)) or "no chat front"
+            log.info("shop %s is running (%s)", config.shop.name, fronts)
             await stop.wait()
             log.info("stopping")
         finally:
-            await stop_bot(app)
+            await stop_serving(serving)
     finally:
         await runtime.close()
 
 
 def run(config: Config) -> int:
-    require_token(config)
+    require_front(config)
     install_secret_filter(config.secrets())
     try:
         asyncio.run(serve(config))
@@ -44,6 +49,9 @@ def run(config: Config) -> int:
         return 2
     except NetworkError as exc:
         log.error("cannot reach the Telegram Bot API at %s: %s", config.telegram.base_url, exc)
+        return 1
+    except OSError as exc:
+        log.error("cannot serve the HTTP face on %s: %s", config.web.listen, exc.strerror or exc)
         return 1
     except Exception:
         # Through logging, so the secret filter masks it: a raw traceback would print

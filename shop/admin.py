@@ -16,6 +16,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from fulfillment.models import PanelError
+from shop import notices
 from shop import statuses as st
 from shop.catalog import CatalogService
 from shop.clock import iso
@@ -199,10 +200,9 @@ class AdminService:
         queued = 0
         async with self.ctx.db.transaction() as conn:
             for u in await users.list_reachable(conn):
-                queued += await outbox.enqueue(
-                    conn, dedupe_key=f"broadcast:{broadcast_id}:{u['id']}",
-                    chat_id=u["telegram_id"], user_id=u["id"], event="broadcast",
-                    payload={"lang": u["language"], "text": text_html}, now=now,
+                queued += await notices.to_user(
+                    conn, user_row=u, key=f"broadcast:{broadcast_id}:{u['id']}",
+                    event="broadcast", payload={"text": text_html}, now=now,
                 )  # fmt: skip
             await audit.record(
                 conn, actor_id=admin_id, action="broadcast", target=f"broadcast:{broadcast_id}",

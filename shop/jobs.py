@@ -22,10 +22,19 @@ LOW_BALANCE_KEY = "panel_balance_low"
 @dataclass(frozen=True)
 class OutboxRow:
     id: int
-    chat_id: int
+    chat_id: int | None  # Telegram chat; None for a front that finds the customer by user_id
     event: str
     payload: dict[str, Any]
     attempts: int
+    user_id: int | None = None
+    front: str = "telegram"
+
+
+def _outbox_row(r: Any) -> OutboxRow:
+    return OutboxRow(
+        r["id"], r["chat_id"], r["event"], json.loads(r["payload"]), r["attempts"],
+        r["user_id"], r["front"],
+    )  # fmt: skip
 
 
 class ShopJobs:
@@ -75,12 +84,15 @@ class ShopJobs:
 
     # ---- outbox (used by the bot's notifier) ---------------------------------------------
 
-    async def due_notices(self, limit: int) -> list[OutboxRow]:
-        rows = await outbox.due(self.ctx.db.reader, self.ctx.now_iso(), limit)
-        return [
-            OutboxRow(r["id"], r["chat_id"], r["event"], json.loads(r["payload"]), r["attempts"])
-            for r in rows
-        ]
+    async def due_notices(self, limit: int, front: str = "telegram") -> list[OutboxRow]:
+        """Rows ``front`` delivers (Telegram: its customers' news and every admin alert)."""
+        rows = await outbox.due(self.ctx.db.reader, self.ctx.now_iso(), limit, front)
+        return [_outbox_row(r) for r in rows]
+
+    async def pending_notices_for(self, user_id: int, limit: int = 10) -> list[OutboxRow]:
+        """A customer's news not delivered yet, for a front that shows it at the next message."""
+        rows = await outbox.pending_for_user(self.ctx.db.reader, user_id, limit)
+        return [_outbox_row(r) for r in rows]
 
     async def notice_sent(self, row_id: int) -> None:
         async with self.ctx.db.transaction() as conn:

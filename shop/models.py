@@ -28,6 +28,8 @@ class User:
     balance: int
     terms_accepted: bool
     blocked: bool
+    front: str = "telegram"  # the front the customer uses: telegram | kakao
+    external_id: str | None = None  # the front's id for them (Telegram id, Kakao botUserKey)
 
     @classmethod
     def from_row(cls, r: Any) -> User:
@@ -35,6 +37,7 @@ class User:
             id=r["id"], telegram_id=r["telegram_id"], username=r["username"],
             first_name=r["first_name"], language=r["language"], balance=r["balance"],
             terms_accepted=r["terms_accepted_at"] is not None, blocked=r["blocked_at"] is not None,
+            front=r["front"], external_id=r["external_id"],
         )  # fmt: skip
 
 

@@ -24,11 +24,14 @@ async def to_user(
     payload: dict[str, Any],
     now: str,
 ) -> bool:
-    if user_row["telegram_id"] is None:
+    """Queue news for a customer, delivered by the customer's own front."""
+    front = user_row["front"]
+    chat_id = user_row["telegram_id"] if front == "telegram" else None
+    if front == "telegram" and chat_id is None:
         return False
     payload = {"lang": user_row["language"], **payload}
     return await outbox.enqueue(
-        conn, dedupe_key=key, chat_id=user_row["telegram_id"], user_id=user_row["id"],
+        conn, dedupe_key=key, front=front, chat_id=chat_id, user_id=user_row["id"],
         event=event, payload=payload, now=now,
     )  # fmt: skip
 

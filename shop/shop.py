@@ -1,4 +1,4 @@
-"""The shop: one object the front ends (Telegram today, Kakao later) talk to."""
+"""The shop: one object every front (Telegram, KakaoTalk, the web face) talks to."""
 
 from __future__ import annotations
 
@@ -31,6 +31,9 @@ class Shop:
 
     def is_admin(self, telegram_id: int) -> bool:
         return telegram_id in self.settings.admin_ids
+
+    async def healthy(self) -> bool:
+        return await self.ctx.db.ping()
 
     async def check_ledger(self) -> dict[str, list[tuple]]:
         return await ledger.check_invariants(self.ctx.db.reader)

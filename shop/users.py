@@ -31,6 +31,7 @@ class Account:
 
 
 SEEN_REFRESH_SECONDS = 3600
+FRONTS = ("telegram", "kakao")
 
 
 def _lang(language_code: str | None) -> str:
@@ -55,6 +56,29 @@ class UserService:
                 self.ctx.now_iso(),
             )  # fmt: skip
         return User.from_row(row)
+
+    async def ensure_front(
+        self, front: str, external_id: str, first_name: str, language_code: str | None
+    ) -> User:
+        """The customer of ``front`` known there as ``external_id`` (created on first contact).
+        Each front's customers are separate shop customers with their own balance."""
+        if front == "telegram":
+            return await self.ensure(int(external_id), None, first_name, language_code)
+        if front not in FRONTS:
+            raise ValueError(f"unknown front {front!r}")
+        row = await users.get_by_external(self.ctx.db.reader, front, external_id)
+        if row is not None and self._unchanged(row, None, first_name, language_code):
+            return User.from_row(row)
+        async with self.ctx.db.transaction() as conn:
+            row = await users.upsert_external(
+                conn, front, external_id, first_name or "", _lang(language_code),
+                self.ctx.now_iso(),
+            )  # fmt: skip
+        return User.from_row(row)
+
+    async def by_front(self, front: str, external_id: str) -> User | None:
+        row = await users.get_by_external(self.ctx.db.reader, front, external_id)
+        return None if row is None else User.from_row(row)
 
     def _unchanged(
         self, row: Any, username: str | None, first_name: str, language_code: str | None

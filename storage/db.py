@@ -140,6 +140,13 @@ class Database:
     async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> aiosqlite.Row | None:
         return first_row(await self.reader.execute_fetchall(sql, tuple(params)))
 
+    async def ping(self) -> bool:
+        """Whether the database answers a read (health checks)."""
+        try:
+            return (await self.fetch_one("SELECT 1")) is not None
+        except (sqlite3.Error, StorageError, ValueError):
+            return False
+
     async def backup(self, dest: str | Path) -> None:
         """Online backup (SQLite's backup API): safe while the shop is running."""
         if self._writer is None:

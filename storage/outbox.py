@@ -12,26 +12,40 @@ async def enqueue(
     conn: aiosqlite.Connection,
     *,
     dedupe_key: str,
-    chat_id: int,
+    chat_id: int | None,
     event: str,
     payload: dict[str, Any],
     now: str,
     user_id: int | None = None,
+    front: str = "telegram",
 ) -> bool:
-    """Queue one message; a second row with the same dedupe key is ignored."""
+    """Queue one message for ``front`` to deliver; a second row with the same dedupe key is
+    ignored. Telegram rows name the chat; other fronts find the customer by ``user_id``."""
     cur = await conn.execute(
-        """INSERT INTO outbox (dedupe_key, chat_id, user_id, event, payload, next_attempt_at,
-                               created_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING""",
-        (dedupe_key, chat_id, user_id, event, json.dumps(payload, ensure_ascii=False), now, now),
-    )
+        """INSERT INTO outbox (dedupe_key, front, chat_id, user_id, event, payload,
+                               next_attempt_at, created_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (dedupe_key) DO NOTHING""",
+        (dedupe_key, front, chat_id, user_id, event, json.dumps(payload, ensure_ascii=False),
+         now, now),
+    )  # fmt: skip
     return cur.rowcount == 1
 
 
-async def due(conn: aiosqlite.Connection, now: str, limit: int) -> list[aiosqlite.Row]:
-    sql = """SELECT * FROM outbox WHERE status = 'pending' AND next_attempt_at <= ?
+async def due(
+    conn: aiosqlite.Connection, now: str, limit: int, front: str = "telegram"
+) -> list[aiosqlite.Row]:
+    sql = """SELECT * FROM outbox WHERE front = ? AND status = 'pending' AND next_attempt_at <= ?
              ORDER BY id LIMIT ?"""
-    return list(await conn.execute_fetchall(sql, (now, limit)))
+    return list(await conn.execute_fetchall(sql, (front, now, limit)))
+
+
+async def pending_for_user(
+    conn: aiosqlite.Connection, user_id: int, limit: int
+) -> list[aiosqlite.Row]:
+    """A customer's undelivered news, oldest first (shown at their next message)."""
+    sql = """SELECT * FROM outbox WHERE user_id = ? AND status = 'pending'
+             ORDER BY id LIMIT ?"""
+    return list(await conn.execute_fetchall(sql, (user_id, limit)))
 
 
 async def mark(

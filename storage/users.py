@@ -32,16 +32,48 @@ async def upsert_telegram(
 ) -> aiosqlite.Row:
     await conn.execute(
         """
-        INSERT INTO users (telegram_id, username, first_name, language, created_at, last_seen_at)
-        VALUES (?, ?, ?, ?, ?, ?)
+        INSERT INTO users (telegram_id, front, external_id, username, first_name, language,
+                           created_at, last_seen_at)
+        VALUES (?, 'telegram', CAST(? AS TEXT), ?, ?, ?, ?, ?)
         ON CONFLICT (telegram_id) DO UPDATE SET
             username = excluded.username, first_name = excluded.first_name,
             language = excluded.language, last_seen_at = excluded.last_seen_at,
             blocked_at = NULL
         """,
-        (telegram_id, username, first_name, language, now, now),
+        (telegram_id, telegram_id, username, first_name, language, now, now),
     )
     row = await get_by_telegram(conn, telegram_id)
+    assert row is not None
+    return row
+
+
+async def get_by_external(
+    conn: aiosqlite.Connection, front: str, external_id: str
+) -> aiosqlite.Row | None:
+    sql = "SELECT * FROM users WHERE front = ? AND external_id = ?"
+    return first_row(await conn.execute_fetchall(sql, (front, external_id)))
+
+
+async def upsert_external(
+    conn: aiosqlite.Connection,
+    front: str,
+    external_id: str,
+    first_name: str,
+    language: str,
+    now: str,
+) -> aiosqlite.Row:
+    """A customer of a front without Telegram ids (KakaoTalk): keyed by (front, external_id)."""
+    await conn.execute(
+        """
+        INSERT INTO users (front, external_id, first_name, language, created_at, last_seen_at)
+        VALUES (?, ?, ?, ?, ?, ?)
+        ON CONFLICT (front, external_id) WHERE external_id IS NOT NULL DO UPDATE SET
+            first_name = excluded.first_name, language = excluded.language,
+            last_seen_at = excluded.last_seen_at, blocked_at = NULL
+        """,
+        (front, external_id, first_name, language, now, now),
+    )
+    row = await get_by_external(conn, front, external_id)
     assert row is not None
     return row
 
@@ -58,5 +90,5 @@ async def set_blocked(conn: aiosqlite.Connection, user_id: int, now: str | None)
 
 
 async def list_reachable(conn: aiosqlite.Connection) -> list[aiosqlite.Row]:
-    sql = "SELECT * FROM users WHERE telegram_id IS NOT NULL AND blocked_at IS NULL ORDER BY id"
+    sql = "SELECT * FROM users WHERE blocked_at IS NULL ORDER BY id"
     return list(await conn.execute_fetchall(sql))

@@ -15,8 +15,9 @@ from typing import Any
 
 from telegram.ext import Application
 
-from bot.app import ShopRuntime, build_application, open_shop, start_bot, stop_bot
 from bot.config import Config, parse_config
+from bot.runtime import ShopRuntime, open_shop
+from bot.serving import Serving, start_serving, stop_serving
 from sandbox.panel import PanelSimulator, serve_panel
 from sandbox.telegram import BotApiEmulator, FakeUser, serve_telegram
 from shop.clock import ManualClock
@@ -32,9 +33,15 @@ class ShopEnv:
     sim: PanelSimulator
     emu: BotApiEmulator
     runtime: ShopRuntime
-    app: Application
+    serving: Serving
     config: Config
     clock: ManualClock
+
+    @property
+    def app(self) -> Application:
+        app = self.runtime.telegram
+        assert app is not None
+        return app
 
     @property
     def shop(self) -> Shop:
@@ -83,7 +90,10 @@ async def running_shop(
     sync: bool = True,
     **config_overrides: Any,
 ) -> AsyncIterator[ShopEnv]:
-    """Start the stand-ins (unless given, e.g. to survive a bot restart) and the bot."""
+    """Start the stand-ins (unless given, e.g. to survive a bot restart) and the bot.
+
+    ``schedule`` runs the shop as ``python -m bot run`` does (start-up recovery, then the
+    jobs); without it, tests call the job bodies themselves."""
     sim = sim or PanelSimulator(api_key=PANEL_KEY, auto_advance=False)
     emu = emu or BotApiEmulator(TOKEN)
     panel_srv = await serve_panel(sim)
@@ -92,14 +102,15 @@ async def running_shop(
     config = make_config(folder, tg_srv.base_url, panel_srv.url, **config_overrides)
     runtime = await open_shop(config, clock=clock)
     try:
-        if sync:
+        if sync and not schedule:
             await runtime.shop.catalog.sync()
-        app = build_application(config, runtime.shop, schedule=schedule)
-        await start_bot(app, poll_timeout=1)
+        serving = await start_serving(
+            config, runtime, startup=schedule, schedule=schedule, poll_timeout=1
+        )
         try:
-            yield ShopEnv(sim, emu, runtime, app, config, clock)
+            yield ShopEnv(sim, emu, runtime, serving, config, clock)
         finally:
-            await stop_bot(app)
+            await stop_serving(serving)
     finally:
         await runtime.close()
         await tg_srv.stop()

@@ -19,7 +19,7 @@ async def test_retry_after_delays_but_loses_nothing(env):
     user = env.user(A)
     env.emu.fail_next("sendMessage", kind="429", retry_after=1)
     await env.credit(A, 20_000)
-    await run_outbox(env.app)
+    await run_outbox(env.runtime)
     await user.wait_for("20,000원 충전이 완료")
     assert env.emu.stats["429"] >= 1
     rows = [r for r in await outbox_rows(env) if r["chat_id"] == A]
@@ -31,7 +31,7 @@ async def test_blocked_customer_is_skipped_and_marked_others_still_sent(env):
     env.emu.block(A, notify=False)
     await env.credit(A, 10_000)
     await env.credit(B, 10_000)
-    await run_outbox(env.app)
+    await run_outbox(env.runtime)
     await other.wait_for("10,000원 충전이 완료")
     assert not blocked.bot_messages()
     by_chat = {r["chat_id"]: r for r in await outbox_rows(env) if r["chat_id"] in (A, B)}
@@ -47,24 +47,24 @@ async def test_network_error_is_retried_later_with_backoff(env):
     user = env.user(A)
     env.emu.fail_next("sendMessage", times=3, kind="5xx", status=502)  # user + 2 admin cards
     await env.credit(A, 10_000)
-    await run_outbox(env.app)
+    await run_outbox(env.runtime)
     (row,) = [r for r in await outbox_rows(env) if r["chat_id"] == A]
     assert row["status"] == "pending" and row["attempts"] == 1 and row["last_error"]
     assert not user.bot_messages()
     env.clock.advance(seconds=10)
-    await run_outbox(env.app)
+    await run_outbox(env.runtime)
     await user.wait_for("충전이 완료")
     assert len(user.bot_messages()) == 1
 
 
 async def test_bad_request_marks_failed_not_retried_forever(env):
     await env.credit(A, 10_000)  # no such chat in the emulator: 400 chat not found
-    assert await run_outbox(env.app) == 0
+    assert await run_outbox(env.runtime) == 0
     statuses = {r["chat_id"]: r["status"] for r in await outbox_rows(env)}
     assert statuses[A] == "failed"
     env.clock.advance(hours=1)
-    assert await run_outbox(env.app) == 0
-    assert sender_of(env.app).stats["failed"] >= 1
+    assert await run_outbox(env.runtime) == 0
+    assert sender_of(env.runtime).stats["failed"] >= 1
 
 
 PAYLOAD = {

@@ -43,8 +43,8 @@ async def test_terminal_status_once_when_polled_ten_times(env, word, remains, re
     oid, pid = await place(env, TG, "https://instagram.com/once")
     env.sim.set_order(pid, status=word, remains=remains)
     for _ in range(10):
-        await run_poll(env.app)
-        await run_outbox(env.app)
+        await run_poll(env.runtime)
+        await run_outbox(env.runtime)
     await user.wait_for(f"#{oid}.*{needle}|{needle}.*#{oid}")
     assert len(texts(env, TG, f"#{oid}")) == 1
     assert await refunds(env, oid) == refund
@@ -59,7 +59,7 @@ async def test_restart_between_poll_and_send_sends_exactly_once(tmp_path):
         sim, emu, clock = env.sim, env.emu, env.clock
         env.user(TG)
         await env.credit(TG, 10_000)
-        await run_outbox(env.app)  # the top-up message, out of the way
+        await run_outbox(env.runtime)  # the top-up message, out of the way
         oid, pid = await place(env, TG, "https://instagram.com/restart")
         sim.set_order(pid, status="Partial", remains=50)
         await env.shop.fulfilment.poll_once()  # queued, not sent: the bot stops here
@@ -67,7 +67,7 @@ async def test_restart_between_poll_and_send_sends_exactly_once(tmp_path):
     async with running_shop(tmp_path, sim=sim, emu=emu, clock=clock) as env2:
         for _ in range(3):
             await env2.shop.fulfilment.poll_once()
-            await run_outbox(env2.app)
+            await run_outbox(env2.runtime)
         assert len(texts(env2, TG, f"#{oid}")) == 1
         assert await refunds(env2, oid) == 1
         assert await env2.balance(TG) == 10_000 - PRICE + 1029
@@ -91,18 +91,18 @@ async def test_unknown_words_and_html_503_keep_orders_polled(env):
     oid, pid = await place(env, TG, "https://instagram.com/quirky")
     env.sim.set_order(pid, status="Completed")
     env.sim.set_quirk("html_503", times=10)
-    await run_poll(env.app)  # outage: logged, backed off, no crash
+    await run_poll(env.runtime)  # outage: logged, backed off, no crash
     row = await env.shop.ctx.db.fetch_one("SELECT * FROM orders WHERE id = ?", (oid,))
     assert row["status"] != "completed" and row["poll_failures"] == 1
     env.sim.clear_quirks()
     env.sim.set_quirk("unknown_status_word", times=1)
     env.clock.advance(hours=1)
-    await run_poll(env.app)
+    await run_poll(env.runtime)
     row = await env.shop.ctx.db.fetch_one("SELECT * FROM orders WHERE id = ?", (oid,))
     assert row["status"] != "completed" and row["next_poll_at"] is not None
     env.clock.advance(hours=1)
-    await run_poll(env.app)
-    await run_outbox(env.app)
+    await run_poll(env.runtime)
+    await run_outbox(env.runtime)
     await user.wait_for(f"#{oid}.*완료")
     await admin.wait_for("알 수 없는 상태")
 
@@ -111,12 +111,12 @@ async def test_not_started_48h_tells_customer_once_and_each_admin_once(env):
     user = env.user(TG)
     admins = [env.admin(0), env.admin(1)]
     await env.credit(TG, 10_000)
-    await run_outbox(env.app)
+    await run_outbox(env.runtime)
     oid, _pid = await place(env, TG, "https://instagram.com/late")
     env.clock.advance(hours=49)
     for _ in range(3):
         await env.shop.fulfilment.alert_not_started()
-        await run_outbox(env.app)
+        await run_outbox(env.runtime)
     msg = await user.wait_for(f"#{oid}.*48시간")
     assert msg.button_labels() == ["취소 요청"]
     assert msg.buttons()[0]["callback_data"] == f"h:c:{oid}"
@@ -131,8 +131,8 @@ async def test_topup_expiry_tells_customer_once(env):
     await env.shop.topups.request_bank(u.id, 30_000, "홍길동")
     env.clock.advance(hours=49)
     for _ in range(3):
-        await run_topup_expiry(env.app)
-        await run_outbox(env.app)
+        await run_topup_expiry(env.runtime)
+        await run_outbox(env.runtime)
     await user.wait_for("30,000원 충전 요청이 48시간")
     assert len(texts(env, TG, "만료")) == 1
     # each admin got the request card once, with approve/reject buttons
@@ -145,16 +145,16 @@ async def test_low_panel_balance_alerts_admins_once_per_episode(env):
     env.admin(0), env.admin(1)
     env.sim.set_balance("1.5")
     for _ in range(3):  # three hourly checks, one episode
-        await run_panel_balance(env.app)
-        await run_outbox(env.app)
+        await run_panel_balance(env.runtime)
+        await run_outbox(env.runtime)
     for aid in ADMIN_IDS:
         assert len(texts(env, aid, "패널 잔액이")) == 1
     env.sim.set_balance("50")
-    await run_panel_balance(env.app)  # recovered: the episode ends
+    await run_panel_balance(env.runtime)  # recovered: the episode ends
     env.sim.set_balance("2")
     env.clock.advance(hours=1)
-    await run_panel_balance(env.app)
-    await run_outbox(env.app)
+    await run_panel_balance(env.runtime)
+    await run_outbox(env.runtime)
     for aid in ADMIN_IDS:
         assert len(texts(env, aid, "패널 잔액이")) == 2
 

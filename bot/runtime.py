@@ -1,0 +1,90 @@
+"""The running shop: the Shop and what it owns, plus the fronts and jobs attached to it.
+
+``open_shop`` builds the core (database, panel client, use-cases); bot/serving.py attaches
+the Telegram application, the HTTP face and the scheduler to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import httpx
+
+from bot.config import Config
+from fulfillment.client import PanelClient
+from shop.clock import Clock, SystemClock
+from shop.context import ShopContext
+from shop.settings import ShopSettings
+from shop.shop import Shop
+from storage.db import Database
+
+if TYPE_CHECKING:
+    from telegram.ext import Application
+
+
+class NewsSender(Protocol):
+    """A front's outbox deliverer: sends every due row of its customers, returns how many."""
+
+    async def drain(self) -> int: ...
+
+
+def shop_settings(config: Config) -> ShopSettings:
+    return ShopSettings(
+        name=config.shop.name,
+        exchange_rate=config.shop.exchange_rate,
+        markup_percent=config.shop.markup_percent,
+        new_services_visible=config.shop.new_services_visible,
+        quote_ttl_minutes=config.shop.quote_ttl_minutes,
+        admin_ids=tuple(config.telegram.admin_ids),
+        notify_started=config.scheduler.notify_started,
+        poll_interval_seconds=config.scheduler.poll_interval_seconds,
+        not_started_alert_hours=config.scheduler.not_started_alert_hours,
+        panel_balance_alert_below=config.scheduler.panel_balance_alert_below,
+        topup_min=config.topup.min_amount,
+        topup_max=config.topup.max_amount,
+        topup_expire_hours=config.topup.expire_hours,
+        krw_per_star=config.topup.krw_per_star,
+        timezone=config.support.timezone,
+        support_phone=config.support.phone,
+        support_kakao_url=config.support.kakao_url,
+        bank_account=config.topup.bank_account,
+    )
+
+
+@dataclass
+class ShopRuntime:
+    """The shop, the resources it owns, and the fronts/jobs serving it; ``close`` releases
+    the resources (bot/serving.py stops fronts and jobs first)."""
+
+    shop: Shop
+    db: Database
+    panel: PanelClient
+    config: Config | None = None
+    # One outbox deliverer per front ("telegram", "kakao"), drained by the outbox job.
+    senders: dict[str, NewsSender] = field(default_factory=dict)
+    telegram: Application | None = None
+    jobs: Any = None  # bot.jobs.Jobs when scheduling runs
+
+    async def close(self) -> None:
+        await self.panel.aclose()
+        await self.db.close()
+
+
+async def open_shop(
+    config: Config,
+    *,
+    clock: Clock | None = None,
+    panel_transport: httpx.AsyncBaseTransport | None = None,
+) -> ShopRuntime:
+    db = await Database(config.storage.path).open()
+    panel = PanelClient(
+        config.provider.url,
+        config.provider.key.get_secret_value(),
+        timeout=config.provider.timeout_seconds,
+        transport=panel_transport,
+    )
+    ctx = ShopContext(
+        db=db, panel=panel, settings=shop_settings(config), clock=clock or SystemClock()
+    )
+    return ShopRuntime(Shop(ctx), db, panel, config)
