@@ -6,4 +6,5 @@ scripts/setup.sh dev
 scripts/setup-browser.sh  # chromium + fonts for tests/test_browser.py
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-.venv/bin/python -m pytest "$@"
+# Both cores: the tests are independent (own ports, own files); "-n 0" runs them in one process.
+.venv/bin/python -m pytest -n auto "$@"
