@@ -6,6 +6,7 @@ from shop.admin import AdminService
 from shop.alerts import AlertService
 from shop.catalog import CatalogService
 from shop.context import ShopContext
+from shop.conversations import ConversationService
 from shop.fulfilment import FulfilmentService
 from shop.orders import OrderService
 from shop.support import SupportState, state_at
@@ -25,6 +26,7 @@ class Shop:
         self.topups = TopupService(ctx)
         self.alerts = AlertService(ctx)
         self.admin = AdminService(ctx, self.catalog)
+        self.conversations = ConversationService(ctx)
 
     def support_state(self) -> SupportState:
         return state_at(self.ctx.now(), self.settings.timezone)
