@@ -95,7 +95,8 @@ class EventApiClient:
         try:
             resp = await self._client.request(method, path, **kw)
         except httpx.HTTPError as exc:
-            raise EventApiError(f"Event API unreachable: {type(exc).__name__}", retry=True) from None
+            reason = f"Event API unreachable: {type(exc).__name__}"
+            raise EventApiError(reason, retry=True) from None
         try:
             answer = json.loads(resp.content) if resp.content else {}
         except ValueError:

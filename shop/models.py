@@ -181,6 +181,7 @@ class Order:
 class PlaceOutcome(StrEnum):
     PLACED = "placed"  # the panel accepted it
     REPLAYED = "replayed"  # this confirmation was already used: the existing order
+    ACCEPTED = "accepted"  # paid and queued; the panel's answer comes later, as news
     NEEDS_REVIEW = "needs_review"  # no clear panel answer; debit kept, admins check
     FAILED = "failed"  # the panel said no; refunded, costs 0
     INSUFFICIENT = "insufficient"

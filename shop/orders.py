@@ -9,6 +9,7 @@ order in the review queue: ``add`` is never sent twice.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -137,6 +138,7 @@ class OrderService:
     def __init__(self, ctx: ShopContext, catalog: CatalogService) -> None:
         self.ctx = ctx
         self.catalog = catalog
+        self._background: set[asyncio.Task[PlaceResult]] = set()
 
     # ---- quoting -------------------------------------------------------------------
 
@@ -182,8 +184,18 @@ class OrderService:
 
     # ---- placing -------------------------------------------------------------------
 
-    async def place(self, user_id: int, token: str) -> PlaceResult:
-        """Confirm a quote: debit and create the order, then submit it to the panel."""
+    async def place(
+        self, user_id: int, token: str, *, submit_within: float | None = None
+    ) -> PlaceResult:
+        """Confirm a quote: debit and create the order, then submit it to the panel.
+
+        ``submit_within``: a front with a hard answer deadline (KakaoTalk's 5 s) waits at
+        most this long for the panel. If the panel has not answered by then, the answer is
+        ACCEPTED (the order exists and is paid for) and the submit finishes after it; its
+        result reaches the customer as news (an ``order_placed`` notice, or the failure and
+        review notices every submit writes). The order is ``created`` until the submit
+        claims it, so a crash in between is submitted by start-up recovery.
+        """
         conn = self.ctx.db.reader
         q = await quotes.get_with_order(conn, token)  # one read for both questions
         if q is None or q["user_id"] != user_id:
@@ -218,7 +230,50 @@ class OrderService:
             log.info("double confirm of %s absorbed: %s", token, exc)
             return self._replayed(user_id, row)
         crashpoint("after_debit_commit")
-        return await self.submit(order_id, service)
+        if submit_within is None:
+            return await self.submit(order_id, service)
+        return await self._submit_within(order_id, service, submit_within)
+
+    async def _submit_within(self, order_id: int, service: Service, seconds: float) -> PlaceResult:
+        late = False
+
+        async def run() -> PlaceResult:
+            result = await self.submit(order_id, service)
+            if late and result.outcome == PlaceOutcome.PLACED:
+                await self._tell_placed(result.order)
+            return result
+
+        task = asyncio.create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, seconds))
+        if task in done:
+            return task.result()
+        late = True  # set before the task can run again: it reports its own result now
+        row = await orders.get(self.ctx.db.reader, order_id)
+        assert row is not None
+        return PlaceResult(PlaceOutcome.ACCEPTED, Order.from_row(row))
+
+    def _background_done(self, task: asyncio.Task[PlaceResult]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("deferred submit failed", exc_info=task.exception())
+
+    async def _tell_placed(self, order: Order | None) -> None:
+        if order is None:
+            return
+        now = self.ctx.now_iso()
+        async with self.ctx.db.transaction() as conn:
+            user = await users.get(conn, order.user_id)
+            await notices.to_user(
+                conn, user_row=user, key=f"order:{order.id}:placed", event="order_placed",
+                payload={"order_id": order.id}, now=now,
+            )  # fmt: skip
+
+    async def wait_background(self, timeout: float) -> None:  # noqa: ASYNC109
+        """At shutdown: let deferred submits finish (a cut one is reviewed at start-up)."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=timeout)
 
     def _replayed(self, user_id: int, row: sqlite3.Row) -> PlaceResult:
         if row["user_id"] != user_id:

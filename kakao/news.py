@@ -1,0 +1,210 @@
+"""News for KakaoTalk customers: their outbox rows, pushed by the Event API or shown at
+their next message.
+
+Kakao can only start a conversation through the Event API (paid, 15 원 a message, and only
+for business channels), so it is optional:
+- configured: ``KakaoNews.drain`` (the shop's outbox job) pushes each customer's due news as
+  one event (``data.text``, shown by the console's event block), customers with the same
+  text batched ≤ 100 a call. SUCCESS only means accepted, so the rows stay pending (moved
+  out of the due window) until the task's per-user results say delivered; a failed user is
+  tried again later, at most ``MAX_PUSHES`` times, and after that the news simply waits;
+- always: whatever is still pending is shown at the customer's next message
+  (``take_for``), and order news is in 주문내역 anyway.
+A daily cap bounds the bill if something loops (kakao-skill.md §8.11). Outstanding task
+ids live in memory: after a restart their rows come due again and are pushed once more
+(at least once, never lost).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from chat.htmltext import clip, plain
+from chat.i18n import Safe, t
+from kakao.event_api import MAX_USERS, EventApiClient, EventApiError
+from shop.jobs import OutboxRow, ShopJobs
+from shop.shop import Shop
+
+log = logging.getLogger(__name__)
+
+BATCH = 500  # due rows read per drain round
+IN_FLIGHT_SECONDS = 600  # a pushed row is not due again while its task is checked
+TASK_GIVE_UP_SECONDS = 3600  # a task Kakao never finishes: its rows come due again
+RETRY_SECONDS = (60, 600, 3600)
+MAX_PUSHES = 3  # then the news waits for the customer's next message
+WAITS_FOR_NEXT_MESSAGE = 7 * 24 * 3600
+DAILY_CAP = 10_000  # Event API messages a day (15 원 each)
+NEWS_TEXT = 1000  # the event block shows data.text in a simpleText
+
+
+def _params(payload: dict[str, Any]) -> dict[str, Any]:
+    # Ids are names, not amounts: "#1234", not "#1,234" (as the Telegram sender does).
+    out: dict[str, Any] = {}
+    for key, value in payload.items():
+        if key == "lang":
+            continue
+        if value is None:
+            value = "-"
+        elif key.endswith("_id") or key == "id":
+            value = str(value)
+        out[key] = value
+    return out
+
+
+def news_line(row: OutboxRow) -> str | None:
+    """One outbox row as plain text in the customer's language (None: not renderable)."""
+    lang = row.payload.get("lang", "ko")
+    params = _params(row.payload)
+    if row.event == "broadcast":
+        params["text"] = Safe(row.payload.get("text", ""))  # escaped when it was written
+    try:
+        return plain(t(lang, f"notify.{row.event}", **params)).strip()
+    except (KeyError, IndexError, ValueError):
+        log.warning("kakao news: cannot render %s (row %s)", row.event, row.id)
+        return None
+
+
+def news_text(lines: list[str], limit: int = NEWS_TEXT) -> str:
+    return clip("\n\n".join(lines), limit)
+
+
+@dataclass
+class _Task:
+    id: str
+    rows: dict[str, list[OutboxRow]]  # botUserKey -> the rows it carries
+    started: float = field(default_factory=time.monotonic)
+
+
+class KakaoNews:
+    """The Kakao front's outbox deliverer (``rt.senders["kakao"]``)."""
+
+    def __init__(
+        self, shop: Shop, client: EventApiClient | None, *, daily_cap: int = DAILY_CAP
+    ) -> None:
+        self.shop = shop
+        self.jobs = ShopJobs(shop.ctx)
+        self.client = client
+        self.daily_cap = daily_cap
+        self.tasks: dict[str, _Task] = {}
+        self._day = ""
+        self._today = 0
+        self.stats = {"pushed": 0, "delivered": 0, "failed": 0, "calls": 0}
+
+    async def aclose(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+
+    # ---- shown at the next message ------------------------------------------------------
+
+    async def take_for(self, user_id: int) -> list[str]:
+        """The customer's undelivered news as text, marked delivered: the caller shows it."""
+        rows = await self.jobs.pending_notices_for(user_id, limit=10)
+        lines = []
+        for row in rows:
+            line = news_line(row)
+            if line is None:
+                await self.jobs.notice_failed(row.id, "not renderable for kakao")
+                continue
+            lines.append(line)
+            await self.jobs.notice_sent(row.id)
+        return lines
+
+    # ---- pushed by the Event API --------------------------------------------------------
+
+    async def drain(self) -> int:
+        """Check earlier pushes, then push what is due. Returns messages accepted."""
+        if self.client is None:
+            return 0  # no Event API: news waits for the customer's next message
+        await self._check_tasks()
+        rows = await self.jobs.due_notices(BATCH, front="kakao")
+        if not rows:
+            return 0
+        by_user: dict[int, list[OutboxRow]] = defaultdict(list)
+        for row in rows:
+            if row.user_id is not None:
+                by_user[row.user_id].append(row)
+        by_text: dict[str, dict[str, list[OutboxRow]]] = defaultdict(dict)
+        for user_id, user_rows in by_user.items():
+            user = await self.shop.users.get(user_id)
+            lines = [line for r in user_rows if (line := news_line(r))]
+            if user is None or not user.external_id or not lines:
+                for r in user_rows:
+                    await self.jobs.notice_failed(r.id, "no Kakao customer or text")
+                continue
+            by_text[news_text(lines)][user.external_id] = user_rows
+        pushed = 0
+        for text, users in by_text.items():
+            keys = list(users)
+            for i in range(0, len(keys), MAX_USERS):
+                chunk = {k: users[k] for k in keys[i : i + MAX_USERS]}
+                if not self._allowed(len(chunk)):
+                    log.warning("kakao news: daily cap of %d pushes reached", self.daily_cap)
+                    return pushed
+                pushed += await self._push(text, chunk)
+        return pushed
+
+    def _allowed(self, n: int) -> bool:
+        day = datetime.now(UTC).strftime("%Y-%m-%d")
+        if day != self._day:
+            self._day, self._today = day, 0
+        if self._today + n > self.daily_cap:
+            return False
+        self._today += n
+        return True
+
+    async def _push(self, text: str, users: dict[str, list[OutboxRow]]) -> int:
+        assert self.client is not None
+        self.stats["calls"] += 1
+        try:
+            task_id = await self.client.send(list(users), {"text": text})
+        except EventApiError as exc:
+            log.warning("kakao news: push of %d users failed: %s", len(users), exc)
+            for rows in users.values():
+                await self._later(rows, str(exc), retry=exc.retry)
+            return 0
+        self.tasks[task_id] = _Task(task_id, users)
+        for rows in users.values():
+            for r in rows:  # still pending, but not due while the task is checked
+                await self.jobs.notice_retry(r.id, IN_FLIGHT_SECONDS, f"pushed: task {task_id}")
+        self.stats["pushed"] += len(users)
+        return len(users)
+
+    async def _check_tasks(self) -> None:
+        assert self.client is not None
+        for task in list(self.tasks.values()):
+            try:
+                result = await self.client.result(task.id)
+            except EventApiError as exc:
+                log.info("kakao news: task %s not readable yet: %s", task.id, exc)
+                if time.monotonic() - task.started > TASK_GIVE_UP_SECONDS:
+                    del self.tasks[task.id]  # its rows come due again
+                continue
+            if not result.done:
+                if time.monotonic() - task.started > TASK_GIVE_UP_SECONDS:
+                    del self.tasks[task.id]
+                continue
+            del self.tasks[task.id]
+            for key, rows in task.rows.items():
+                error = result.failed.get(key)
+                if error is None:
+                    self.stats["delivered"] += 1
+                    for r in rows:
+                        await self.jobs.notice_sent(r.id)
+                else:
+                    self.stats["failed"] += 1
+                    await self._later(rows, f"Event API: {error}", retry=True)
+
+    async def _later(self, rows: list[OutboxRow], error: str, *, retry: bool) -> None:
+        """Try again later, or (refused, or tried enough) leave it for the next message."""
+        for r in rows:
+            pushes = r.attempts // 2 + 1  # a push counts twice: in flight, then its outcome
+            if retry and pushes < MAX_PUSHES:
+                wait = RETRY_SECONDS[min(pushes - 1, len(RETRY_SECONDS) - 1)]
+            else:
+                wait = WAITS_FOR_NEXT_MESSAGE
+            await self.jobs.notice_retry(r.id, wait, error)
