@@ -345,6 +345,7 @@ class OpenBuilder:
         self.warnings: list[str] = []
         self.late_answers: list[Turn] = []  # answers that came after the deadline
         self.version = 0
+        self.closed = False
         self._changed = _Signal()
         self._pending: set[asyncio.Task[Any]] = set()
         pool = httpx.Limits(
@@ -354,6 +355,8 @@ class OpenBuilder:
 
     async def aclose(self) -> None:
         """Wait for the late answers still in flight, then close the HTTP client."""
+        self.closed = True
+        self._changed.fire()  # release the demo page's long polls
         if self._pending:
             await asyncio.wait(self._pending, timeout=30)
         await self._client.aclose()
