@@ -165,6 +165,11 @@ class KakaoConfig(_Section):
     bot_id: str | None = Field(
         None, description="Open Builder bot id: checked against bot.id, used by the Event API"
     )
+    router_block_id: str | None = Field(
+        None,
+        description="id of the Open Builder block every button and quick reply targets "
+        "(unset: they send their label as text)",
+    )
     event_api_url: str = Field("https://bot-api.kakao.com", description="Kakao Event API base URL")
     rest_api_key: SecretStr | None = Field(
         None, description="Kakao REST API key for the Event API (news pushed to customers)"

@@ -66,6 +66,9 @@ async def stop_serving(serving: Serving) -> None:
         serving.jobs.shutdown()
     if serving.web is not None:
         await serving.web.stop()
+    kakao = serving.runtime.senders.pop("kakao", None)
+    if kakao is not None:
+        await kakao.aclose()  # type: ignore[attr-defined]  # turns and deferred submits end
     app = serving.runtime.telegram
     if app is not None:
         await stop_bot(app)

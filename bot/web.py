@@ -57,7 +57,27 @@ class SecurityHeaders:
 def feature_routes(config: Config, rt: ShopRuntime) -> list[BaseRoute]:
     """Every enabled feature's routes. Add a feature here, behind its own switch."""
     routes: list[BaseRoute] = []
+    if config.kakao.enabled:
+        routes += kakao_routes(config, rt)
     return routes
+
+
+def kakao_routes(config: Config, rt: ShopRuntime) -> list[BaseRoute]:
+    """The KakaoTalk skill; its news deliverer joins the outbox job (``rt.senders``)."""
+    from kakao.front import KakaoFront
+    from kakao.routes import skill_routes
+
+    k = config.kakao
+    front = KakaoFront.create(
+        rt.shop,
+        bot_id=k.bot_id,
+        router_block_id=k.router_block_id,
+        event_api_url=k.event_api_url,
+        rest_api_key=k.rest_api_key.get_secret_value() if k.rest_api_key else None,
+        event_name=k.event_name,
+    )
+    rt.senders["kakao"] = front
+    return skill_routes(front, k.skill_path)
 
 
 def build_web_app(config: Config, rt: ShopRuntime) -> Starlette:

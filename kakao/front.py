@@ -90,10 +90,18 @@ class KakaoFront:
         settings = KakaoSettings(bot_id, router_block_id, budget)
         return cls(shop, settings, KakaoNews(shop, client))
 
+    async def drain(self) -> int:
+        """The outbox job's call: push due news through the Event API (when configured)."""
+        return await self.news.drain()
+
+    async def idle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Wait for the turns still running (those that missed their deadline included)."""
+        if self._turns:
+            await asyncio.wait(set(self._turns), timeout=timeout)
+
     async def aclose(self) -> None:
         """Let running turns and deferred panel calls finish, then close the Event API."""
-        if self._turns:
-            await asyncio.wait(set(self._turns), timeout=10)
+        await self.idle()
         await self.shop.orders.wait_background(15)
         await self.news.aclose()
 
@@ -126,7 +134,7 @@ class KakaoFront:
 
     def _note(self, lang: str, key: str) -> dict[str, Any]:
         controls = Controls(self.settings.router_block_id)
-        return text_response(t(lang, key), [controls.quick(t(lang, "kakao.home"), {"k": "home"})])
+        return text_response(t(lang, key), [controls.quick(t(lang, "common.home"), {"k": "home"})])
 
     @contextlib.asynccontextmanager
     async def _lock(self, key: str) -> AsyncIterator[None]:

@@ -225,7 +225,7 @@ def _quick_replies(
     if (want_menu or not quick) and room >= len(menu):
         quick += [controls.quick(c.label, {"d": c.data or ""}) for c in menu]
     elif room >= 1:
-        quick.append(controls.quick(t(lang, "kakao.home"), {"k": "home"}))
+        quick.append(controls.quick(t(lang, "common.home"), {"k": "home"}))
     return quick
 
 
@@ -237,7 +237,7 @@ def paginate(
         response = {"version": "2.0", "template": {"outputs": outputs, "quickReplies": quick}}
         return Page(response, controls.labels)
     more = [controls.quick(t(lang, "kakao.more"), {"k": "more"}),
-            controls.quick(t(lang, "kakao.home"), {"k": "home"})]  # fmt: skip
+            controls.quick(t(lang, "common.home"), {"k": "home"})]  # fmt: skip
     rest = {"outputs": outputs[MAX_OUTPUTS:], "quick": quick, "labels": dict(controls.labels)}
     response = {"version": "2.0",
                 "template": {"outputs": outputs[:MAX_OUTPUTS], "quickReplies": more}}  # fmt: skip

@@ -105,7 +105,7 @@ async def running_shop(
         if sync and not schedule:
             await runtime.shop.catalog.sync()
         serving = await start_serving(
-            config, runtime, startup=schedule, schedule=schedule, poll_timeout=1
+            config, runtime, startup=schedule, schedule=schedule, poll_timeout=1, web_port=0
         )
         try:
             yield ShopEnv(sim, emu, runtime, serving, config, clock)
