@@ -1,7 +1,8 @@
 """``python -m bot demo``: the whole shop on this machine, no token, no panel account.
 
 One process, one event loop: the panel simulator, the Bot API emulator (which also serves
-the browser chat page) and the real bot, assembled exactly as ``run`` does it.
+the browser chat page), the fake Kakao Open Builder and Event API (the page's KakaoTalk
+chat) and the real shop with both fronts, assembled exactly as ``run`` does it.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from bot.config import Config, parse_config
 from bot.runtime import ShopRuntime, open_shop
 from bot.serving import Serving, start_serving, stop_serving
 from bot.web import LateApp, build_web_app
+from sandbox.kakao import OpenBuilder
+from sandbox.kakao_event_api import EventApi
+from sandbox.kakao_web import KakaoPerson, kakao_routes
 from sandbox.panel import PanelSimulator, RunningServer, SimOrder, serve_panel
 from sandbox.telegram import BotApiEmulator, TelegramServer, serve_telegram
 from sandbox.web import Person, chat_routes
@@ -31,6 +35,9 @@ DEMO_TOKEN = "5550001:demo-token-not-a-secret"
 PANEL_KEY = "demo-key"
 CUSTOMER = Person(1001, "데모 고객", "customer")
 ADMIN = Person(9001, "데모 관리자", "admin")
+KAKAO_CUSTOMER = KakaoPerson("k1", "카카오 고객")
+KAKAO_KEY = "demo-kakao-rest-key"  # the fake Event API's, not a secret
+KAKAO_EVENT = "shop_news"
 START_BALANCE = 50_000
 STAGE_SECONDS = 6.0  # ~5 stages per order: the whole story fits in about half a minute
 
@@ -44,7 +51,10 @@ def demo_outcome(first_id: int):
     return outcome
 
 
-def demo_config(folder: Path, page_url: str, telegram_base_url: str, panel_url: str) -> Config:
+def demo_config(
+    folder: Path, page_url: str, telegram_base_url: str, panel_url: str, kakao_bot: OpenBuilder
+) -> Config:
+    console = kakao_bot.console
     raw: dict[str, Any] = {
         "telegram": {"token": DEMO_TOKEN, "base_url": telegram_base_url, "admin_ids": [ADMIN.id]},
         # The shop's HTTP face is mounted under the demo page's own address.
@@ -53,7 +63,11 @@ def demo_config(folder: Path, page_url: str, telegram_base_url: str, panel_url: 
         "storage": {"path": str(folder.resolve() / "shop.sqlite3")},
         "scheduler": {"poll_interval_seconds": 3, "notify_started": True},
         "topup": {"krw_per_star": 20, "bank_account": "데모은행 123-456-789 (예금주: 데모상점)"},
-    }
+        # KakaoTalk: the fake Open Builder posts to the skill; news goes out by the fake
+        # Event API, served by the demo page's server too.
+        "kakao": {"enabled": True, "bot_id": console.bot_id, "router_block_id": console.router.id,
+                  "event_api_url": page_url, "rest_api_key": KAKAO_KEY, "event_name": KAKAO_EVENT},
+    }  # fmt: skip
     # environ={}: a real token or key in the environment must never leak into the demo.
     return parse_config(raw, environ={})
 
@@ -67,6 +81,7 @@ class DemoHandle:
     runtime: ShopRuntime
     serving: Serving
     config: Config
+    kakao: OpenBuilder
 
     @property
     def app(self):  # the Telegram Application
@@ -79,6 +94,7 @@ class DemoHandle:
     async def stop(self) -> None:
         # Release the bot's getUpdates and the pages' long polls first, so stopping is quick.
         self.emu.shutdown()
+        await self.kakao.aclose()
         try:
             await stop_serving(self.serving)
         finally:
@@ -95,6 +111,16 @@ async def _seed(runtime: ShopRuntime) -> None:
     if (await shop.users.account(user.id)).recent:
         return  # an existing demo database keeps its history
     topup = await shop.topups.request_bank(user.id, START_BALANCE, CUSTOMER.name)
+    await shop.topups.approve(topup.id, ADMIN.id)
+
+
+async def _seed_kakao(runtime: ShopRuntime, key: str) -> None:
+    """The KakaoTalk customer starts with the same balance (and sees the notice of it)."""
+    shop = runtime.shop
+    user = await shop.users.ensure_front("kakao", key, "", "ko")
+    if (await shop.users.account(user.id)).recent:
+        return
+    topup = await shop.topups.request_bank(user.id, START_BALANCE, KAKAO_CUSTOMER.name)
     await shop.topups.approve(topup.id, ADMIN.id)
 
 
@@ -124,27 +150,39 @@ async def start_demo(
     people = [CUSTOMER, ADMIN]
     for p in people:
         emu.user(p.id, first_name=p.name, language_code="ko")
+    kakao_bot = OpenBuilder(strict=False)  # the page shows Kakao's error bubble, no raise
+    kakao_key = kakao_bot.user(KAKAO_CUSTOMER.name).key
+    event_api = EventApi(kakao_bot, KAKAO_KEY)
     panel_server = await serve_panel(sim)
     shop_face = LateApp()  # the shop's HTTP face, bound once the shop is open
-    routes = [*chat_routes(emu, people), Mount("/", app=shop_face)]
+    routes = [
+        *chat_routes(emu, people),
+        *kakao_routes(kakao_bot, [KAKAO_CUSTOMER]),
+        *event_api.routes(),
+        Mount("/", app=shop_face),
+    ]
     web_server = await serve_telegram(emu, host, port, extra_routes=routes)
     try:
-        config = demo_config(data, web_server.url, web_server.base_url, panel_server.url)
+        config = demo_config(data, web_server.url, web_server.base_url, panel_server.url, kakao_bot)
+        kakao_bot.skill_url = web_server.url + config.kakao.skill_path
         runtime = await open_shop(config)
     except BaseException:
+        await kakao_bot.aclose()
         await web_server.stop()
         await panel_server.stop()
         raise
     try:
         await _seed(runtime)
+        await _seed_kakao(runtime, kakao_key)
         shop_face.app = build_web_app(config, runtime)
         serving = await start_serving(config, runtime, web=False, poll_timeout=10)
     except BaseException:
+        await kakao_bot.aclose()
         await runtime.close()
         await web_server.stop()
         await panel_server.stop()
         raise
-    return DemoHandle(sim, emu, panel_server, web_server, runtime, serving, config)
+    return DemoHandle(sim, emu, panel_server, web_server, runtime, serving, config, kakao_bot)
 
 
 def _banner(url: str, folder: str) -> str:
@@ -156,12 +194,14 @@ def _banner(url: str, folder: str) -> str:
     2. 🛒 주문하기 → 서비스 선택 → 링크·수량 입력 → 확인. 주문이 패널로 접수돼요.
     3. 몇십 초 안에 진행중 → 주문완료 (두 번째 주문은 부분완료 + 환불) 알림이 와요.
     4. 💳 잔액충전으로 입금 신청 후, 위쪽 스위치로 '데모 관리자'에게 가서 승인해 보세요.
+    5. 오른쪽(좁은 화면에서는 아래) 카카오톡 채팅에서도 같은 상점에서 주문할 수 있어요.
 
   Open the address above in a browser (no Telegram token, no panel account needed).
     1. Send '/start': balance 50,000원 and the menu.
     2. 🛒 주문하기 → pick a service → link and quantity → confirm.
     3. Within a minute: in progress → completed (every 2nd order: partial + refund).
     4. Request a bank top-up, switch to the admin chat at the top and approve it.
+    5. The KakaoTalk chat beside it (below on a narrow screen) orders from the same shop.
 
   Data: {folder}/shop.sqlite3  ·  Ctrl-C to stop.
 """

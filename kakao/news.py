@@ -91,6 +91,7 @@ class KakaoNews:
         self.client = client
         self.daily_cap = daily_cap
         self.tasks: dict[str, _Task] = {}
+        self._in_flight: set[int] = set()  # rows pushed whose delivery is not known yet
         self._day = ""
         self._today = 0
         self.stats = {"pushed": 0, "delivered": 0, "failed": 0, "calls": 0}
@@ -106,6 +107,8 @@ class KakaoNews:
         rows = await self.jobs.pending_notices_for(user_id, limit=10)
         lines = []
         for row in rows:
+            if row.id in self._in_flight:
+                continue  # the Event API is delivering it right now; shown if that fails
             line = news_line(row)
             if line is None:
                 await self.jobs.notice_failed(row.id, "not renderable for kakao")
@@ -168,11 +171,16 @@ class KakaoNews:
                 await self._later(rows, str(exc), retry=exc.retry)
             return 0
         self.tasks[task_id] = _Task(task_id, users)
+        self._in_flight.update(r.id for rows in users.values() for r in rows)
         for rows in users.values():
             for r in rows:  # still pending, but not due while the task is checked
                 await self.jobs.notice_retry(r.id, IN_FLIGHT_SECONDS, f"pushed: task {task_id}")
         self.stats["pushed"] += len(users)
         return len(users)
+
+    def _forget(self, task: _Task) -> None:
+        del self.tasks[task.id]
+        self._in_flight.difference_update(r.id for rows in task.rows.values() for r in rows)
 
     async def _check_tasks(self) -> None:
         assert self.client is not None
@@ -182,13 +190,13 @@ class KakaoNews:
             except EventApiError as exc:
                 log.info("kakao news: task %s not readable yet: %s", task.id, exc)
                 if time.monotonic() - task.started > TASK_GIVE_UP_SECONDS:
-                    del self.tasks[task.id]  # its rows come due again
+                    self._forget(task)  # its rows come due again
                 continue
             if not result.done:
                 if time.monotonic() - task.started > TASK_GIVE_UP_SECONDS:
-                    del self.tasks[task.id]
+                    self._forget(task)
                 continue
-            del self.tasks[task.id]
+            self._forget(task)
             for key, rows in task.rows.items():
                 error = result.failed.get(key)
                 if error is None:

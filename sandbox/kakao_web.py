@@ -83,7 +83,7 @@ def kakao_routes(ob: OpenBuilder, people: list[KakaoPerson]) -> list[BaseRoute]:
         user = user_of(request)
         if user is None:
             return JSONResponse({"error": "unknown customer"}, status_code=404)
-        if user.transcript:
+        if user.turns:  # only a first visit opens the chat room (Event API news may be there)
             return JSONResponse({"ok": True})
         return await run(user.enter())
 
