@@ -13,6 +13,7 @@ from storage.db import Database
 
 if TYPE_CHECKING:
     from fulfillment.client import PanelClient
+    from payments.gateway import CardGateway
 
 
 @dataclass
@@ -21,6 +22,7 @@ class ShopContext:
     panel: PanelClient
     settings: ShopSettings
     clock: Clock = SystemClock()  # noqa: RUF009 - stateless
+    gateway: CardGateway | None = None  # card payments; None when not configured
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -27,4 +27,8 @@ class ShopSettings:
     support_phone: str = ""
     support_kakao_url: str = ""
     bank_account: str = ""
+    card_min: int = 5000
+    card_max: int = 2_000_000
+    card_checkout_minutes: int = 15
+    public_url: str | None = None  # the HTTP face's address (card pay pages)
     subscription_delays: tuple[int, ...] = field(default=(0, 5, 10, 15, 30, 60, 90))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shop.admin import AdminService
 from shop.alerts import AlertService
+from shop.cards import CardService
 from shop.catalog import CatalogService
 from shop.context import ShopContext
 from shop.conversations import ConversationService
@@ -24,6 +25,7 @@ class Shop:
         self.orders = OrderService(ctx, self.catalog)
         self.fulfilment = FulfilmentService(ctx)
         self.topups = TopupService(ctx)
+        self.cards = CardService(ctx, ctx.gateway)
         self.alerts = AlertService(ctx)
         self.admin = AdminService(ctx, self.catalog)
         self.conversations = ConversationService(ctx)

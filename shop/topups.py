@@ -36,6 +36,8 @@ class Topup:
     reason: str | None
     created_at: str
     stars: int | None
+    receipt_url: str | None = None  # card: the PG's receipt page
+    pay_method: str | None = None  # card: the PG's word for the method (카드, 간편결제…)
 
     @classmethod
     def from_row(cls, r: Any) -> Topup:
@@ -43,6 +45,7 @@ class Topup:
             id=r["id"], user_id=r["user_id"], method=r["method"], amount=r["amount"],
             depositor=r["depositor"], status=r["status"], decided_by=r["decided_by"],
             reason=r["reason"], created_at=r["created_at"], stars=r["stars"],
+            receipt_url=r["receipt_url"], pay_method=r["pay_method"],
         )  # fmt: skip
 
 

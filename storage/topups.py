@@ -1,4 +1,4 @@
-"""topups table: bank-transfer requests and Stars payments."""
+"""topups table: bank-transfer requests, Stars payments and paid card checkouts."""
 
 from __future__ import annotations
 
@@ -26,14 +26,17 @@ async def insert(
     depositor: str | None = None,
     external_id: str | None = None,
     stars: int | None = None,
+    receipt_url: str | None = None,
+    pay_method: str | None = None,
 ) -> int:
     try:
         cur = await conn.execute(
             """INSERT INTO topups (user_id, method, amount, depositor, status, external_id,
-                                   stars, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
-            (user_id, method, amount, depositor, status, external_id, stars, now),
-        )
+                                   stars, created_at, receipt_url, pay_method)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+            (user_id, method, amount, depositor, status, external_id, stars, now, receipt_url,
+             pay_method),
+        )  # fmt: skip
     except sqlite3.IntegrityError as exc:
         if "topups.user_id, topups.amount, topups.depositor" in str(exc):
             raise DuplicatePendingTopup from exc

@@ -1,0 +1,1 @@
+"""The shop's HTTP face: pages served next to the chat fronts (card checkout, console)."""
