@@ -131,7 +131,7 @@ async def test_pay_page_shows_the_stored_amount_and_only_the_sdk(env):
     assert "script-src 'nonce-" in csp and env.toss.url in csp and "unsafe-inline" not in (
         csp.split("script-src")[1].split(";")[0])  # fmt: skip
     assert resp.headers["cache-control"] == "no-store"
-    en_user, en = await env.checkout(5000, telegram_id=777, lang="en")
+    _, en = await env.checkout(5000, telegram_id=777, lang="en")
     assert "Pay by card" in (await get(env.shop.cards.pay_url(en))).text
     for bad in ("nope", "x" * 40, "%3Cscript%3E"):
         missing = await get(f"{env.url}/pay/{bad}")
@@ -241,8 +241,8 @@ async def test_webhook_finishes_what_the_redirect_could_not(env):
 async def test_forged_webhook_and_garbage(env):
     uid, c = await env.checkout(10_000)
     data = page_data((await get(env.shop.cards.pay_url(c))).text)
-    _, key = await open_window(env.toss.url, order_id=c.order_id, amount=10_000,
-                               success_url=data["successUrl"], fail_url=data["failUrl"])  # fmt: skip
+    urls = {"success_url": data["successUrl"], "fail_url": data["failUrl"]}
+    _, key = await open_window(env.toss.url, order_id=c.order_id, amount=10_000, **urls)
     await press(env.toss.url, key)  # authenticated, never confirmed by us
     env.toss.sim.forge_webhook(c.order_id, "DONE")
     await env.toss.sim.settle_webhooks()
