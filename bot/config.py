@@ -189,6 +189,10 @@ class CardConfig(_Section):
     client_key: str | None = Field(None, description="the gateway's client key (public)")
     secret_key: SecretStr | None = Field(None, description="the gateway's secret key")
     api_url: str = Field("https://api.tosspayments.com", description="the gateway's API base URL")
+    sdk_url: str = Field(
+        "https://js.tosspayments.com/v2/standard",
+        description="the gateway's browser SDK, the one outside script of the pay page",
+    )
     min_amount: int = Field(5000, ge=100, description="smallest card top-up, 원")
     max_amount: int = Field(2_000_000, ge=100, description="largest card top-up, 원")
     checkout_minutes: int = Field(15, ge=1, description="how long a card checkout stays payable")

@@ -2,7 +2,8 @@
 
 One process, one event loop: the panel simulator, the Bot API emulator (which also serves
 the browser chat page), the fake Kakao Open Builder and Event API (the page's KakaoTalk
-chat) and the real shop with both fronts, assembled exactly as ``run`` does it.
+chat), the Toss Payments stand-in (card top-ups in a sandbox payment window) and the real
+shop with both fronts, assembled exactly as ``run`` does it.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sandbox.kakao_event_api import EventApi
 from sandbox.kakao_web import KakaoPerson, kakao_routes
 from sandbox.panel import PanelSimulator, RunningServer, SimOrder, serve_panel
 from sandbox.telegram import BotApiEmulator, TelegramServer, serve_telegram
+from sandbox.toss import TEST_CLIENT_KEY, TEST_SECRET_KEY, TossServer, TossStandIn, serve_toss
 from sandbox.web import Person, chat_routes
 
 log = logging.getLogger(__name__)
@@ -52,7 +54,12 @@ def demo_outcome(first_id: int):
 
 
 def demo_config(
-    folder: Path, page_url: str, telegram_base_url: str, panel_url: str, kakao_bot: OpenBuilder
+    folder: Path,
+    page_url: str,
+    telegram_base_url: str,
+    panel_url: str,
+    kakao_bot: OpenBuilder,
+    toss_url: str | None = None,
 ) -> Config:
     console = kakao_bot.console
     raw: dict[str, Any] = {
@@ -68,6 +75,9 @@ def demo_config(
         "kakao": {"enabled": True, "bot_id": console.bot_id, "router_block_id": console.router.id,
                   "event_api_url": page_url, "rest_api_key": KAKAO_KEY, "event_name": KAKAO_EVENT},
     }  # fmt: skip
+    if toss_url:  # card top-up against the Toss stand-in: its SDK opens its sandbox window
+        raw["card"] = {"client_key": TEST_CLIENT_KEY, "secret_key": TEST_SECRET_KEY,
+                       "api_url": toss_url, "sdk_url": f"{toss_url}/v2/standard"}  # fmt: skip
     # environ={}: a real token or key in the environment must never leak into the demo.
     return parse_config(raw, environ={})
 
@@ -82,6 +92,7 @@ class DemoHandle:
     serving: Serving
     config: Config
     kakao: OpenBuilder
+    toss: TossServer | None = None
 
     @property
     def app(self):  # the Telegram Application
@@ -100,6 +111,8 @@ class DemoHandle:
         finally:
             await self.runtime.close()
             await self.web_server.stop()
+            if self.toss is not None:
+                await self.toss.stop()
             await self.panel_server.stop()
 
 
@@ -154,6 +167,7 @@ async def start_demo(
     kakao_key = kakao_bot.user(KAKAO_CUSTOMER.name).key
     event_api = EventApi(kakao_bot, KAKAO_KEY)
     panel_server = await serve_panel(sim)
+    toss = await serve_toss(TossStandIn())
     shop_face = LateApp()  # the shop's HTTP face, bound once the shop is open
     routes = [
         *chat_routes(emu, people),
@@ -161,14 +175,22 @@ async def start_demo(
         *event_api.routes(),
         Mount("/", app=shop_face),
     ]
-    web_server = await serve_telegram(emu, host, port, extra_routes=routes)
     try:
-        config = demo_config(data, web_server.url, web_server.base_url, panel_server.url, kakao_bot)
+        web_server = await serve_telegram(emu, host, port, extra_routes=routes)
+    except BaseException:
+        await toss.stop()
+        await panel_server.stop()
+        raise
+    toss.sim.webhook_url = f"{web_server.url}/pay/toss/webhook"
+    try:
+        config = demo_config(data, web_server.url, web_server.base_url, panel_server.url,
+                             kakao_bot, toss.url)  # fmt: skip
         kakao_bot.skill_url = web_server.url + config.kakao.skill_path
         runtime = await open_shop(config)
     except BaseException:
         await kakao_bot.aclose()
         await web_server.stop()
+        await toss.stop()
         await panel_server.stop()
         raise
     try:
@@ -180,9 +202,11 @@ async def start_demo(
         await kakao_bot.aclose()
         await runtime.close()
         await web_server.stop()
+        await toss.stop()
         await panel_server.stop()
         raise
-    return DemoHandle(sim, emu, panel_server, web_server, runtime, serving, config, kakao_bot)
+    return DemoHandle(sim, emu, panel_server, web_server, runtime, serving, config, kakao_bot,
+                      toss)  # fmt: skip
 
 
 def _banner(url: str, folder: str) -> str:
@@ -195,6 +219,7 @@ def _banner(url: str, folder: str) -> str:
     3. 몇십 초 안에 진행중 → 주문완료 (두 번째 주문은 부분완료 + 환불) 알림이 와요.
     4. 💳 잔액충전으로 입금 신청 후, 위쪽 스위치로 '데모 관리자'에게 가서 승인해 보세요.
     5. 오른쪽(좁은 화면에서는 아래) 카카오톡 채팅에서도 같은 상점에서 주문할 수 있어요.
+    6. 💳 잔액충전 → 💳 카드결제: 샌드박스 결제창에서 결제해 보세요 (실제 카드 결제 없음).
 
   Open the address above in a browser (no Telegram token, no panel account needed).
     1. Send '/start': balance 50,000원 and the menu.
@@ -202,6 +227,7 @@ def _banner(url: str, folder: str) -> str:
     3. Within a minute: in progress → completed (every 2nd order: partial + refund).
     4. Request a bank top-up, switch to the admin chat at the top and approve it.
     5. The KakaoTalk chat beside it (below on a narrow screen) orders from the same shop.
+    6. 💳 잔액충전 → 💳 카드결제: pay in the sandbox card window (no real card is charged).
 
   Data: {folder}/shop.sqlite3  ·  Ctrl-C to stop.
 """

@@ -87,6 +87,13 @@ async def run_topup_expiry(rt: ShopRuntime) -> None:
         kick_outbox(rt)
 
 
+async def run_card_reconcile(rt: ShopRuntime) -> None:
+    """Card checkouts left unsettled (a lost confirm answer, a crash, a missed redirect)."""
+    report = await rt.shop.cards.reconcile()
+    if report.credited:
+        kick_outbox(rt)
+
+
 async def run_quote_purge(rt: ShopRuntime) -> None:
     log.info("purged %d expired quotes", await ShopJobs(rt.shop.ctx).purge_quotes())
 
@@ -112,8 +119,11 @@ class Jobs:
         """(body, every seconds, first run after seconds)."""
         sched = self.config.scheduler
         sync_every = sched.catalog_sync_interval_seconds
+        soon = min(5.0, sched.poll_interval_seconds)
+        card = [(run_card_reconcile, sched.poll_interval_seconds, soon)]
         return [
-            (run_poll, sched.poll_interval_seconds, min(5.0, sched.poll_interval_seconds)),
+            (run_poll, sched.poll_interval_seconds, soon),
+            *(card if self.config.card_enabled else []),
             (run_outbox, OUTBOX_PERIOD, 1),
             (run_catalog_sync, sync_every, sync_every),
             (run_panel_balance, BALANCE_PERIOD, 30),

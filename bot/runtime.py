@@ -13,6 +13,8 @@ import httpx
 
 from bot.config import Config
 from fulfillment.client import PanelClient
+from payments.gateway import CardGateway
+from payments.toss import TossClient
 from shop.clock import Clock, SystemClock
 from shop.context import ShopContext
 from shop.settings import ShopSettings
@@ -49,6 +51,10 @@ def shop_settings(config: Config) -> ShopSettings:
         support_phone=config.support.phone,
         support_kakao_url=config.support.kakao_url,
         bank_account=config.topup.bank_account,
+        card_min=config.card.min_amount,
+        card_max=config.card.max_amount,
+        card_checkout_minutes=config.card.checkout_minutes,
+        public_url=config.web.public_url,
     )
 
 
@@ -68,6 +74,8 @@ class ShopRuntime:
 
     async def close(self) -> None:
         await self.panel.aclose()
+        if self.shop.ctx.gateway is not None:
+            await self.shop.ctx.gateway.aclose()
         await self.db.close()
 
 
@@ -85,6 +93,16 @@ async def open_shop(
         transport=panel_transport,
     )
     ctx = ShopContext(
-        db=db, panel=panel, settings=shop_settings(config), clock=clock or SystemClock()
-    )
+        db=db, panel=panel, settings=shop_settings(config), clock=clock or SystemClock(),
+        gateway=card_gateway(config),
+    )  # fmt: skip
     return ShopRuntime(Shop(ctx), db, panel, config)
+
+
+def card_gateway(config: Config) -> CardGateway | None:
+    """The card PG client, when card top-up is offered (keys and a public address set)."""
+    if not config.card_enabled:
+        return None
+    assert config.card.secret_key is not None
+    # provider is validated to "toss"; another PG is one more branch here.
+    return TossClient(config.card.secret_key.get_secret_value(), api_url=config.card.api_url)

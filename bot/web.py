@@ -59,6 +59,12 @@ def feature_routes(config: Config, rt: ShopRuntime) -> list[BaseRoute]:
     routes: list[BaseRoute] = []
     if config.kakao.enabled:
         routes += kakao_routes(config, rt)
+    if config.card_enabled:
+        from web.pay import routes as pay_routes
+
+        assert config.card.client_key is not None
+        routes += pay_routes(rt.shop.cards, client_key=config.card.client_key,
+                             sdk_url=config.card.sdk_url)  # fmt: skip
     return routes
 
 

@@ -140,12 +140,30 @@ def _topup_line(p: Topup) -> str:
     return t(LG, "admin.topup_line", id=p.id, amount=p.amount, depositor=p.depositor or "")
 
 
+async def _card_topups(context: Context) -> str:
+    """Recent card top-ups (paid, nothing to decide): amount, method, customer, receipt."""
+    paid = await shop_of(context).cards.recent_paid(10)
+    if not paid:
+        return ""
+    lines = [t(LG, "admin.card_title")]
+    for c in paid:
+        receipt = c.topup.receipt_url or ""
+        link = (Safe(f'<a href="{html.escape(receipt)}">{t(LG, "admin.card_receipt")}</a>')
+                if receipt.startswith("https://") else "")  # fmt: skip
+        lines.append(t(LG, "admin.card_line", id=c.topup.id, amount=c.topup.amount,
+                       method=c.topup.pay_method or "카드", customer=c.customer,
+                       when=c.paid_at.strftime("%m/%d %H:%M"), receipt=link))  # fmt: skip
+    return "\n\n" + "\n".join(lines)
+
+
 async def _pending_topups(update: Update, context: Context) -> None:
     pending = [p for p in await shop_of(context).topups.pending() if p.method == "bank"]
+    cards = await _card_topups(context)
     if not pending:
-        await show(update, t(LG, "admin.no_pending"), _menu_markup())
+        await show(update, t(LG, "admin.no_pending") + cards, _menu_markup())
         return
     text = t(LG, "admin.pending_title") + "\n" + "\n".join(_topup_line(p) for p in pending[:20])
+    text += cards
     rows = [
         [button(t(LG, "admin.approve_n", id=p.id), "a", "tp", "ok", p.id),
          button(t(LG, "admin.reject_n", id=p.id), "a", "tp", "no", p.id)]

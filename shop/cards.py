@@ -51,6 +51,7 @@ from shop.clock import parse_iso
 from shop.context import ShopContext
 from shop.crashpoints import crashpoint
 from shop.parsing import InputError
+from shop.topups import Topup
 from storage import checkouts, ledger, topups, users
 from storage.ledger import Posting
 
@@ -116,6 +117,15 @@ class PayPage:
     balance: int
     order_name: str
     expires_local: datetime  # in the shop's time zone
+
+
+@dataclass(frozen=True, slots=True)
+class PaidCard:
+    """A paid card top-up for the admins' views."""
+
+    topup: Topup  # amount, pay_method, receipt_url
+    customer: str
+    paid_at: datetime  # in the shop's time zone
 
 
 class Settle(StrEnum):
@@ -527,10 +537,18 @@ class CardService:
 
     # ---- admin view ----------------------------------------------------------------
 
-    async def recent_paid(self, limit: int = 20) -> list[dict[str, Any]]:
+    async def recent_paid(self, limit: int = 10) -> list[PaidCard]:
         """Paid card top-ups, newest first: amount, method, receipt link, customer."""
         rows = await checkouts.recent_card_topups(self.ctx.db.reader, limit)
-        return [dict(r) for r in rows]
+        tz = ZoneInfo(self.ctx.settings.timezone)
+        return [
+            PaidCard(
+                Topup.from_row(r),
+                f"@{r['username']}" if r["username"] else f"{r['first_name']} ({r['user_id']})",
+                parse_iso(r["created_at"]).astimezone(tz),
+            )
+            for r in rows
+        ]
 
     async def checkout(self, order_id: str) -> Checkout | None:
         row = await checkouts.by_order(self.ctx.db.reader, order_id)

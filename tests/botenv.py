@@ -104,6 +104,7 @@ async def running_shop(
     try:
         if sync and not schedule:
             await runtime.shop.catalog.sync()
+        # web_port=0: when a test enables the HTTP face, it gets a free port.
         serving = await start_serving(
             config, runtime, startup=schedule, schedule=schedule, poll_timeout=1, web_port=0
         )

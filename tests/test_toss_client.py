@@ -196,3 +196,51 @@ async def test_webhook_hint_parsing_takes_only_the_keys(toss):
     assert client.parse_webhook(b"not json") is None
     assert client.parse_webhook(b'{"eventType":"DEPOSIT_CALLBACK","data":{}}') is None
     assert client.parse_webhook(b'{"eventType":"PAYMENT_STATUS_CHANGED","data":{}}') is None
+
+
+async def test_webhooks_are_retried_on_the_toss_schedule_until_a_200():
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from sandbox.server import start_uvicorn, stop_uvicorn
+
+    seen: list[tuple[str, str, dict]] = []
+    answers = [500, 503, 200]
+
+    async def hook(request: Request) -> Response:
+        seen.append((request.headers["tosspayments-webhook-transmission-id"],
+                     request.headers["tosspayments-webhook-transmission-retried-count"],
+                     await request.json()))  # fmt: skip
+        return Response(status_code=answers[len(seen) - 1])
+
+    server, port, task = await start_uvicorn(
+        Starlette(routes=[Route("/h", hook, methods=["POST"])])
+    )
+    clock = ManualClock()
+    sim = TossStandIn(clock=clock.now, webhook_url=f"http://127.0.0.1:{port}/h", auto_deliver=False)
+    toss = await serve_toss(sim)
+    client = TossClient(TEST_SECRET_KEY, api_url=toss.url)
+    try:
+        q = (await pay(toss.url, "order_hook01", 5000)).query
+        assert sim.deliveries == []  # IN_PROGRESS sends nothing
+        await client.confirm(payment_key=q["paymentKey"], order_id="order_hook01", amount=5000)
+        assert await sim.deliver_due() == 0  # 500
+        assert await sim.deliver_due() == 0  # not due again before 1 minute
+        clock.advance(minutes=1)
+        assert await sim.deliver_due() == 0  # 503
+        clock.advance(minutes=3)
+        assert await sim.deliver_due() == 0  # 4 minutes not over yet
+        clock.advance(minutes=1)
+        assert await sim.deliver_due() == 1
+        [d] = sim.deliveries
+        assert d.statuses == [500, 503, 200] and d.delivered
+        assert [s[1] for s in seen] == ["0", "1", "2"] and len({s[0] for s in seen}) == 1
+        body = seen[0][2]
+        assert body["eventType"] == "PAYMENT_STATUS_CHANGED" and body["data"]["status"] == "DONE"
+        assert "+" not in body["createdAt"]  # KST without an offset, like Toss
+    finally:
+        await client.aclose()
+        await toss.stop()
+        await stop_uvicorn(server, task)
