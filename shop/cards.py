@@ -544,7 +544,9 @@ class CardService:
         return [
             PaidCard(
                 Topup.from_row(r),
-                f"@{r['username']}" if r["username"] else f"{r['first_name']} ({r['user_id']})",
+                f"@{r['username']}"
+                if r["username"]
+                else f"{r['first_name']} ({r['telegram_id'] or '#' + str(r['user_id'])})",
                 parse_iso(r["created_at"]).astimezone(tz),
             )
             for r in rows
