@@ -116,17 +116,18 @@ def _card_parts(html_text: str) -> tuple[str | None, str]:
 
 
 def _split(screen: Screen) -> tuple[list[Choice], list[Choice], list[Choice]]:
-    """(list items, chips, links). Single-choice rows with a label too long for a button
-    are list items — then every single-choice row is, to keep a list in one place."""
+    """(list items, chips, links). Single-choice rows up to the last one whose label is too
+    long for a button are the list (a short entry among long ones stays in it); what
+    follows them (paging, back, cancel) and rows of several choices are chips."""
     links = [c for c in screen.choices if c.url is not None]
     rows = [tuple(c for c in row if c.url is None) for row in screen.rows]
     rows = [r for r in rows if r]
-    single = [r[0] for r in rows if len(r) == 1]
-    if any(len(c.label) > CHIP for c in single):
-        items = single
-        chips = [c for r in rows if len(r) > 1 for c in r]
-    else:
-        items, chips = [], [c for r in rows for c in r]
+    long_rows = [i for i, r in enumerate(rows) if len(r) == 1 and len(r[0].label) > CHIP]
+    if not long_rows:
+        return [], [c for r in rows for c in r], links
+    last = long_rows[-1]
+    items = [r[0] for i, r in enumerate(rows) if len(r) == 1 and i <= last]
+    chips = [c for i, r in enumerate(rows) if len(r) > 1 or i > last for c in r]
     return items, chips, links
 
 
@@ -222,7 +223,10 @@ def _quick_replies(
         seen.add(label)
         quick.append(controls.quick(label, {"d": choice.data or ""}))
     room = MAX_QUICK - len(quick)
-    if (want_menu or not quick) and room >= len(menu):
+    # A menu entry labelled like a button of this answer (the service card's 🛒 주문하기)
+    # would be two different taps under one name: then only the home chip.
+    clash = any(chip_label(c.label) in controls.labels for c in menu)
+    if (want_menu or not quick) and room >= len(menu) and not clash:
         quick += [controls.quick(c.label, {"d": c.data or ""}) for c in menu]
     elif room >= 1:
         quick.append(controls.quick(t(lang, "common.home"), {"k": "home"}))

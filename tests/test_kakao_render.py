@@ -90,3 +90,16 @@ def test_html_becomes_plain_text_and_links_become_web_buttons() -> None:
     (card,) = valid(page.response)["template"]["outputs"]
     assert card["textCard"]["description"] == "결제: 여기 <b>"
     assert card["textCard"]["buttons"][0]["webLinkUrl"] == "https://pay.example/x"
+
+
+def test_paging_after_a_list_stays_a_chip_and_a_clashing_menu_collapses() -> None:
+    rows = (*((Choice(f"{n}. 인스타그램 카테고리 이름 {n}", f"c:C:{n}"),) for n in range(5)),
+            (Choice("다음 ▶", "c:P:1"),), (Choice("✖ 취소", "o:x"),))  # fmt: skip
+    page = render([Screen("카테고리를 선택해 주세요.", rows)], "ko", ROUTER, MENU)
+    cards, quick = controls_of(valid(page.response))
+    assert len(cards) == 5 and [q.label for q in quick][:2] == ["다음 ▶", "✖ 취소"]
+    card = Screen("<b>#1 인스타 팔로워</b>\n1000개당 20,580원",
+                  ((Choice("🛒 주문하기", "o:buy:1"),),), menu=True)  # fmt: skip
+    page = render([card], "ko", ROUTER, MENU)
+    labels = [c.label for c in controls_of(valid(page.response))[0] + controls_of(page.response)[1]]
+    assert labels == ["🛒 주문하기", "🏠 처음으로"]  # not a second, different 🛒 주문하기
