@@ -474,7 +474,8 @@ async def got_lookup(update: Update, context: Context) -> int:
         return LOOKUP
     account = await shop.users.account(user.id, recent=5)
     orders = await admin_service(context).recent_orders(_tg_id(update), user.id)
-    head = t(LG, "admin.customer", label=user_label(user), tg=str(user.telegram_id),
+    ident = str(user.telegram_id) if user.front == "telegram" else f"{user.front} #{user.id}"
+    head = t(LG, "admin.customer", label=user_label(user), tg=ident,
              balance=user.balance, orders=account.order_count,
              spent=account.total_spent)  # fmt: skip
     lines = [head]

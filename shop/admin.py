@@ -313,7 +313,11 @@ class AdminService:
 
 
 def user_label(user: User) -> str:
-    return f"@{user.username}" if user.username else f"{user.first_name} ({user.telegram_id})"
+    if user.username:
+        return f"@{user.username}"
+    if user.front != "telegram":  # a KakaoTalk customer: no Telegram id, maybe no name
+        return f"{user.first_name or user.front} (#{user.id})".lstrip()
+    return f"{user.first_name} ({user.telegram_id})"
 
 
 def now_local(ctx: ShopContext) -> datetime:

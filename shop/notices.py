@@ -15,6 +15,14 @@ from shop.settings import ShopSettings
 from storage import outbox, users
 
 
+def who(user_row: Any) -> str:
+    """How admins tell a customer apart across fronts: the Telegram id, or the shop's
+    customer number for a KakaoTalk customer (``#12``: what the admin lookup takes)."""
+    if user_row["front"] == "telegram" and user_row["telegram_id"] is not None:
+        return f"telegram {user_row['telegram_id']}"
+    return f"{user_row['front']} #{user_row['id']}"
+
+
 async def to_user(
     conn: aiosqlite.Connection,
     *,

@@ -89,6 +89,7 @@ class TopupService:
                     conn, self.ctx.settings, key=f"topup:{topup_id}:new", event="admin_topup",
                     payload={"topup_id": topup_id, "amount": amount, "depositor": depositor,
                              "user_id": user_id, "telegram_id": user["telegram_id"],
+                             "who": notices.who(user),
                              "username": user["username"], "first_name": user["first_name"]},
                     now=now,
                 )  # fmt: skip

@@ -101,8 +101,10 @@ class UserService:
         return None if row is None else User.from_row(row)
 
     async def find(self, query: str) -> User | None:
-        """By Telegram id or @username (admin lookup)."""
+        """By Telegram id, @username or ``#<customer number>`` (any front; admin lookup)."""
         q = query.strip()
+        if q.startswith("#") and q[1:].isdigit():
+            return await self.get(int(q[1:]))
         if q.lstrip("-").isdigit():
             return await self.by_telegram(int(q))
         row = await users.find_by_username(self.ctx.db.reader, q.lstrip("@"))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from kakao.front import KakaoFront
-from sandbox.kakao import KakaoUser, OpenBuilder
+from sandbox.kakao import KakaoUser, OpenBuilder, Turn
 from sandbox.kakao_event_api import EventApi, serve_kakao
 from shop.models import User
 from tests.botenv import ADMIN_IDS, ShopEnv, running_shop
@@ -58,6 +58,19 @@ class KakaoEnv:
     async def balance(self, u: KakaoUser) -> int:
         return (await self.customer(u)).balance
 
+    async def service_no(self, panel_id: str) -> str:
+        """How a customer names a service when typing: "#<shop id>" (chat's search)."""
+        found = next(s for s in await self.shop.catalog.all() if s.panel_id == panel_id)
+        return f"#{found.id}"
+
+    async def to_service(self, u: KakaoUser, panel_id: str) -> Turn:
+        """From anywhere to the service's card: 🛒 주문하기, then its number typed."""
+        await u.say("메뉴")
+        await u.tap("🛒 주문하기")
+        card = await u.say(await self.service_no(panel_id))
+        assert "🛒 주문하기" in card.labels, card.text
+        return card
+
 
 @asynccontextmanager
 async def running_kakao(
@@ -65,11 +78,14 @@ async def running_kakao(
     *,
     event_api: bool = False,
     router: bool = True,
+    ob: OpenBuilder | None = None,
     **overrides: Any,
 ) -> AsyncIterator[KakaoEnv]:
     """``event_api``: news is pushed through the fake Event API (else: at the next message).
-    ``router``: controls are block actions to the router block (else message actions)."""
-    ob = OpenBuilder()
+    ``router``: controls are block actions to the router block (else message actions).
+    ``ob``: the customers' side from an earlier run (a restart of the shop)."""
+    own = ob is None
+    ob = ob or OpenBuilder()
     api = EventApi(ob, REST_KEY)
     server = await serve_kakao(api)
     kakao: dict[str, Any] = {"enabled": True, "bot_id": ob.console.bot_id}
@@ -84,5 +100,6 @@ async def running_kakao(
             ob.skill_url = env.serving.web.url + env.config.kakao.skill_path
             yield KakaoEnv(env, ob, api)
     finally:
-        await ob.aclose()
+        if own:
+            await ob.aclose()
         await server.stop()

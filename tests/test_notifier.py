@@ -73,6 +73,7 @@ PAYLOAD = {
     "reason": "<입금 확인 안 됨>", "user_id": 5, "price": 2058, "link": "https://x.y/<b>",
     "panel_order_id": "991", "word": "Stuck", "depositor": "홍길동", "telegram_id": 5001,
     "username": None, "first_name": "고객", "threshold": "5", "currency": "USD",
+    "who": "kakao #5",
 }  # fmt: skip
 
 
