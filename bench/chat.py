@@ -3,7 +3,7 @@
 Three processes, as in production: the SMM panel simulator, the shop bot (SQLite +
 the panel client + long polling), and the Bot API emulator. The customers live in the
 emulator's process (its Python API drives them) and walk the whole flow:
-/start → 🛒 주문하기 → category → service → 🛒 주문하기 → link → quantity → ✅ 확인.
+/start → 🛒 주문하기 → platform → category → service → 🛒 주문하기 → link → quantity → ✅ 확인.
 
 Latency is from the moment a customer's update is handed to the emulator to the bot's
 answer appearing in the emulator (wait_for wakes on the emulator's own event journal).
@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import socket
 import statistics
 import subprocess
@@ -34,11 +35,13 @@ PANEL_KEY = "bench-panel-key"
 ADMIN_ID = 9001
 CREDIT = 100_000
 QUANTITY = 100
+PLATFORM = r"^📸 인스타그램"
 CATEGORY = "인스타그램 좋아요"
 SERVICE = r"인스타 한국인 좋아요"  # panel service 201: Default type, no drip-feed step
 
 
-STEP_NAMES = ("/start", "menu", "category", "service", "buy", "link", "quantity", "confirm")
+STEP_NAMES = ("/start", "menu", "platform", "category", "service", "buy", "link", "quantity",
+              "confirm")  # fmt: skip
 
 
 def free_port() -> int:
@@ -126,7 +129,8 @@ async def customer(
     await asyncio.sleep(rng.uniform(0, 5.0))  # customers do not arrive in one tick
     steps = [
         (lambda: u.send_command("/start"), r"현재 잔액"),
-        (lambda: u.send_text("🛒 주문하기"), r"카테고리"),
+        (lambda: u.send_text("🛒 주문하기"), r"플랫폼"),
+        (lambda: u.press(re.compile(PLATFORM)), r"카테고리"),
         (lambda: u.press(CATEGORY), r"상품을 선택"),
         (lambda: u.press(SERVICE), r"1000개당"),
         (lambda: u.press("🛒 주문하기"), r"링크"),

@@ -9,6 +9,7 @@ from decimal import Decimal
 import aiosqlite
 
 from shop import money
+from shop.catalog_menu import CatalogMenu
 from shop.context import ShopContext
 from shop.models import Service
 from storage import kv, services
@@ -37,10 +38,13 @@ class CatalogService:
         # The catalog is read on every step of every order and changes only through this
         # process (sync, or the admin via ``forget``), so it is kept in memory.
         self._cache: dict[int, Service] | None = None
+        self._menu: CatalogMenu | None = None  # the browsing index, built from the cache
+        self._menu_source: dict[int, Service] | None = None
 
     def forget(self) -> None:
         """Drop the in-memory catalog; the next read loads it again."""
         self._cache = None
+        self._menu = None
 
     async def _services(self) -> dict[int, Service]:
         if self._cache is None:
@@ -113,6 +117,15 @@ class CatalogService:
 
     async def in_category(self, category: str) -> list[Service]:
         return [s for s in await self.sellable() if s.category == category]
+
+    async def menu(self) -> CatalogMenu:
+        """The sellable catalog grouped platform → category → service, with search."""
+        services = await self._services()
+        if self._menu is None or self._menu_source is not services:
+            listed = sorted(services.values(), key=lambda s: (s.category, s.id))
+            self._menu = CatalogMenu(s for s in listed if s.sellable)
+            self._menu_source = services  # a sync racing the build is noticed next time
+        return self._menu
 
     async def get(self, service_id: int) -> Service | None:
         return (await self._services()).get(service_id)

@@ -120,13 +120,15 @@ async def running_shop(
 
 
 async def order_to_card(u: FakeUser, link: str, quantity: str = "100") -> str:
-    """Walk a Korean customer through the menus to the confirmation card for 100 Korean
-    followers (service 101); returns the card's text."""
+    """Walk a Korean customer through the menus (platform → category → service) to the
+    confirmation card for 100 Korean followers (service 101); returns the card's text."""
     await u.send_text("🛒 주문하기")
+    await u.wait_for("플랫폼")
+    await u.press(re.compile("^📸 인스타그램"))
     await u.wait_for("카테고리")
     await u.press("인스타그램 한국인 팔로워")
     await u.wait_for(r"\(1/\d+\)")
-    await u.press(re.compile(r"^\d+\. 인스타 한국인 팔로워 \| 실제"))
+    await u.press(re.compile(r"^#\d+ 인스타 한국인 팔로워 \| 실제"))
     await u.wait_for("추정치")
     await u.press("🛒 주문하기")
     await u.wait_for("링크")

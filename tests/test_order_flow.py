@@ -8,13 +8,15 @@ import re
 from sandbox.telegram import FakeUser
 from tests.botenv import running_shop
 
-KR_FOLLOWERS = ("인스타그램 한국인 팔로워", r"^\d+\. 인스타 한국인 팔로워 \| 실제")
+KR_FOLLOWERS = ("인스타그램 한국인 팔로워", r"^#\d+ 인스타 한국인 팔로워 \| 실제")
 PRICE_101 = 20580  # per 1000: ceil(9.80 × 1400 × 1.5)
 
 
 async def pick_service(u: FakeUser, category: str, service_rx: str, *, en: bool = False) -> None:
-    """Menu → category → service → detail → 주문하기 (up to the first question)."""
+    """Menu → platform → category → service → card → 주문하기 (up to the first question)."""
     await u.send_text("🛒 Order" if en else "🛒 주문하기")
+    await u.wait_for("platform" if en else "플랫폼")
+    await u.press(re.compile("^📸 Instagram" if en else "^📸 인스타그램"))
     await u.wait_for("category" if en else "카테고리")
     await u.press(category)
     await u.wait_for(r"\(1/\d+\)")
@@ -211,10 +213,11 @@ async def test_cancel_and_other_menu_end_the_order(env):
     await u.wait_for("무엇을 도와드릴까요")
     await pick_service(u, *KR_FOLLOWERS)
     await u.wait_for("링크")
-    await u.send_text("❓ 자주 묻는 질문")
-    await u.wait_for("한 번 더 눌러")
-    await u.send_text("❓ 자주 묻는 질문")
-    await u.wait_for("자주 묻는 질문")
+    await u.send_text("❓ 자주 묻는 질문")  # another menu entry leaves the order at once
+    await u.wait_for("Q. 주문은 어떻게")
+    await u.send_text("https://instagram.com/late2")  # the link question is gone
+    await u.wait_for("무엇을 도와드릴까요")
+    assert env.sim.orders_created() == 0
 
 
 async def test_back_buttons_walk_back(env):
@@ -223,10 +226,12 @@ async def test_back_buttons_walk_back(env):
     await u.wait_for("링크")
     await u.press("◀ 이전")
     await u.wait_for("추정치")
-    await u.press("◀ 이전")
+    await u.press("◀ 상품 목록")
     await u.wait_for(r"\(1/\d+\)")
-    await u.press("◀ 이전")
-    await u.wait_for("카테고리")
+    await u.press("◀ 카테고리")
+    await u.wait_for("카테고리를 선택")
+    await u.press("◀ 플랫폼")
+    await u.wait_for("플랫폼을 선택")
 
 
 async def test_restart_between_link_and_quantity(tmp_path):
@@ -302,7 +307,7 @@ async def test_expired_card_charges_nothing_and_offers_restart(env):
     assert "🛒 다시 주문하기" in msg.button_labels()
     assert env.sim.orders_created() == 0 and await env.balance(16) == 50_000
     await u.press("🛒 다시 주문하기")
-    await u.wait_for("카테고리")
+    await u.wait_for("플랫폼")
 
 
 async def test_card_comes_back_after_a_top_up(env):
@@ -329,14 +334,14 @@ async def test_card_comes_back_after_a_top_up(env):
 
 async def test_idle_conversation_ends_politely(tmp_path, monkeypatch):
     """The 15-minute idle rule, with the timeout shortened instead of waiting 15 minutes."""
-    import handlers.order
+    import chat.dialog
     from tests.botenv import running_shop
 
-    monkeypatch.setattr(handlers.order, "IDLE_SECONDS", 0.5)
+    monkeypatch.setattr(chat.dialog, "IDLE_SECONDS", 0.5)
     async with running_shop(tmp_path) as env:
         u = env.user(7401)
         await u.send_text("🛒 주문하기")
-        await u.wait_for(r"카테고리")
+        await u.wait_for(r"플랫폼")
         msg = await u.wait_for(r"입력이 없어 진행 중이던 주문을 종료", timeout=10)
         assert "🛒 주문하기" in u.current_keyboard()
         assert msg is not None
@@ -351,6 +356,8 @@ async def test_an_old_category_button_still_opens_its_category_after_a_sync(env)
 
     u = env.user(7501)
     await u.send_text("🛒 주문하기")
+    await u.wait_for("플랫폼")
+    await u.press(re.compile("^📸 인스타그램"))
     listing = await u.wait_for("카테고리")
     # A new category appears (sorted first) before the customer presses a button.
     env.sim.add_service(SimService(901, "AAA 새 서비스", "Default", "가나다 새 카테고리",

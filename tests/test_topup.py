@@ -161,7 +161,7 @@ async def test_stars_credit_offers_way_back_to_order(env):
     u = env.user(18)
     await u.send_command("/start")
     await u.wait_for(r"현재 잔액")
-    env.app.user_data[18]["order"] = {"token": "tok123"}
+    env.app.user_data[18]["chat"] = {"card": "tok123"}  # a card that lacked balance
     invoice = await _stars_invoice(env, u)
     await u.pay(invoice)
     msg = await u.wait_for(r"충전되었어요")

@@ -286,7 +286,8 @@ async def step(u: FakeUser, act: Any, expect: str | re.Pattern[str]) -> Any:
 
 
 async def place_order(u: FakeUser, link: str, quantity: int, tries: int = 6) -> str:
-    """🛒 주문하기 → 한국인 팔로워 → link → quantity → ✅ 확인; retried through crashes.
+    """🛒 주문하기 → 인스타그램 → 한국인 팔로워 → link → quantity → ✅ 확인; retried through
+    crashes.
 
     Returns the bot's final answer (placed, replayed, duplicate, review or failed)."""
     for attempt in range(tries):
@@ -298,9 +299,10 @@ async def place_order(u: FakeUser, link: str, quantity: int, tries: int = 6) -> 
             if last is not None and "o:ok:" in str(last.reply_markup):
                 # A card is still waiting (its press was lost in a crash): press it again.
                 return (await step(u, u.press("✅ 확인"), ORDER_REPLY)).text
-            await step(u, u.send_text("🛒 주문하기"), "카테고리")
+            await step(u, u.send_text("🛒 주문하기"), "플랫폼")
+            await step(u, u.press(re.compile(r"^📸 인스타그램")), "카테고리")
             await step(u, u.press("인스타그램 한국인 팔로워"), r"\(1/\d+\)")
-            await step(u, u.press(re.compile(r"^\d+\. 인스타 한국인 팔로워")), "추정치")
+            await step(u, u.press(re.compile(r"^#\d+ 인스타 한국인 팔로워")), "추정치")
             await step(u, u.press("🛒 주문하기"), "링크")
             await step(u, u.send_text(link_now), "수량")
             await step(u, u.send_text(str(quantity)), "주문 확인")

@@ -1,0 +1,211 @@
+"""The catalog as customers browse it: platform → category → service, and search.
+
+Real panels list thousands of services in hundreds of categories; a customer on a phone
+needs a few buttons at a time. Platforms are not in the panel's data: they are derived
+from category names (else from the category's service names) by keywords, and whatever
+matches none is "etc" (기타). Built once per catalog version (``CatalogService.menu``)
+and kept in memory with it, so every menu page and search is a lookup, not a query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from shop.models import Service
+
+# (key, keywords) in the order customers see them. Keys are short ASCII (they travel in
+# button data); labels live in the message catalogs (platform.<key>). Latin keywords
+# match whole words; Korean ones anywhere.
+PLATFORMS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("ig", ("instagram", "insta", "ig", "인스타", "인스타그램", "릴스", "reels")),
+    ("yt", ("youtube", "yt", "유튜브", "유투브")),
+    ("tt", ("tiktok", "tik tok", "틱톡")),
+    ("fb", ("facebook", "fb", "페이스북", "페북")),
+    ("th", ("threads", "스레드", "쓰레드")),
+    ("x", ("twitter", "tweet", "tweets", "retweets", "x.com", "트위터", "𝕏")),
+    ("tg", ("telegram", "텔레그램")),
+    ("nv", ("naver", "네이버")),
+    ("kk", ("kakao", "카카오")),
+    ("sp", ("spotify", "스포티파이")),
+    ("sc", ("soundcloud", "사운드클라우드")),
+    ("tw", ("twitch", "트위치")),
+    ("kc", ("kick.com", "kick")),
+    ("dc", ("discord", "디스코드")),
+    ("li", ("linkedin", "링크드인")),
+    ("pi", ("pinterest", "핀터레스트")),
+    ("sn", ("snapchat", "스냅챗")),
+    ("rd", ("reddit", "레딧")),
+    ("qr", ("quora",)),
+    ("tb", ("tumblr", "텀블러")),
+    ("vm", ("vimeo", "비메오")),
+    ("dm", ("dailymotion",)),
+    ("rb", ("rumble",)),
+    ("vk", ("vkontakte", "vk")),
+    ("wa", ("whatsapp", "왓츠앱")),
+    ("am", ("apple music", "applemusic", "itunes", "애플뮤직", "애플 뮤직")),
+    ("au", ("audiomack", "오디오맥")),
+    ("lk", ("likee", "라이키")),
+    ("ap", ("apple podcasts", "podcast", "podcasts", "팟캐스트")),
+    ("gg", ("google", "구글")),
+    ("web", ("website", "web traffic", "traffic", "웹사이트", "트래픽", "seo")),
+)
+ETC = "etc"
+PLATFORM_KEYS = (*(k for k, _ in PLATFORMS), ETC)
+
+# Words customers type for the same thing in either language (search matches any of a
+# group): "youtube views" finds "유튜브 조회수".
+SYNONYMS: tuple[frozenset[str], ...] = tuple(
+    frozenset(g)
+    for g in (
+        {"팔로워", "팔로우", "follower", "followers", "follow", "팔로워수"},
+        {"좋아요", "like", "likes", "하트", "heart", "hearts"},
+        {"조회수", "조회", "view", "views", "시청", "뷰"},
+        {"댓글", "comment", "comments", "코멘트"},
+        {"구독자", "구독", "subscriber", "subscribers", "subs"},
+        {"공유", "share", "shares", "리포스트", "repost", "reposts"},
+        {"저장", "save", "saves"},
+        {"리필", "refill", "a/s"},
+        {"한국인", "한국", "korean", "korea", "kr"},
+        {"외국인", "foreign", "global", "worldwide"},
+        {"자동", "auto", "automatic"},
+        {"라이브", "live", "stream", "streaming"},
+        {"회원", "member", "members", "멤버"},
+        {"투표", "vote", "votes", "poll"},
+    )
+)
+
+
+def _norm(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def _keyword_rx(words: Iterable[str]) -> re.Pattern[str]:
+    parts = []
+    for w in words:
+        w = _norm(w)
+        if w.isascii():
+            parts.append(r"(?<![a-z0-9])" + re.escape(w) + r"(?![a-z0-9])")
+        else:
+            parts.append(re.escape(w))
+    return re.compile("|".join(parts))
+
+
+_PLATFORM_RX = tuple((key, _keyword_rx(words)) for key, words in PLATFORMS)
+_ALIASES = {key: " ".join(_norm(w) for w in words) for key, words in PLATFORMS}
+
+
+def platform_of(text: str) -> str | None:
+    """The platform a name speaks of: the keyword that appears first wins (None: none)."""
+    norm = _norm(text)
+    best: tuple[int, str] | None = None
+    for key, rx in _PLATFORM_RX:
+        m = rx.search(norm)
+        if m and (best is None or m.start() < best[0]):
+            best = (m.start(), key)
+    return best[1] if best else None
+
+
+def category_key(name: str) -> str:
+    """A short stable id for a category name (a position would shift with the catalog,
+    and a Korean name would not fit in 64 bytes of button data)."""
+    return hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:8]
+
+
+@dataclass(frozen=True, slots=True)
+class MenuCategory:
+    key: str
+    name: str
+    platform: str
+    services: tuple[Service, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class MenuPlatform:
+    key: str
+    categories: tuple[MenuCategory, ...]
+
+    @property
+    def service_count(self) -> int:
+        return sum(len(c.services) for c in self.categories)
+
+
+_NUMBER = re.compile(r"^#?\s*(\d{1,9})$")
+
+
+class CatalogMenu:
+    """The sellable catalog grouped for browsing, with a search over names."""
+
+    def __init__(self, sellable: Iterable[Service]) -> None:
+        by_category: dict[str, list[Service]] = {}
+        for s in sellable:
+            by_category.setdefault(s.category, []).append(s)
+        grouped: dict[str, list[MenuCategory]] = {}
+        self._category_of: dict[int, MenuCategory] = {}
+        blobs: list[tuple[Service, str]] = []
+        for name, services in by_category.items():
+            platform = platform_of(name) or _majority(services) or ETC
+            cat = MenuCategory(category_key(name), name, platform, tuple(services))
+            grouped.setdefault(platform, []).append(cat)
+            for s in services:
+                self._category_of[s.id] = cat
+                blob = f"{_norm(s.name)} {_norm(name)} {_ALIASES.get(platform, '')}"
+                blobs.append((s, blob))
+        self.platforms = tuple(
+            MenuPlatform(k, tuple(grouped[k])) for k in PLATFORM_KEYS if k in grouped
+        )
+        self._platforms = {p.key: p for p in self.platforms}
+        self._categories = {c.key: c for p in self.platforms for c in p.categories}
+        order = {c.key: i for i, c in enumerate(self._categories.values())}
+        # Search results come in menu order: platform, category, then the panel's order.
+        blobs.sort(key=lambda sb: order[self._category_of[sb[0].id].key])
+        self._blobs = blobs
+        self._by_id = {s.id: s for s, _ in blobs}
+
+    def platform(self, key: str) -> MenuPlatform | None:
+        return self._platforms.get(key)
+
+    def category(self, key: str) -> MenuCategory | None:
+        return self._categories.get(key)
+
+    def category_of(self, service_id: int) -> MenuCategory | None:
+        return self._category_of.get(service_id)
+
+    def service(self, service_id: int) -> Service | None:
+        return self._by_id.get(service_id)
+
+    def by_number(self, text: str) -> Service | None:
+        """A sellable service by the number a customer typed ("1234", "#1234")."""
+        m = _NUMBER.match(text.strip())
+        return self._by_id.get(int(m.group(1))) if m else None
+
+    def search(self, query: str, limit: int = 1000) -> list[Service]:
+        """Services whose name, category or platform holds every word of ``query`` (or a
+        word meaning the same), in menu order; at most ``limit``."""
+        words = _norm(query).split()
+        if not words:
+            return []
+        groups = [_alternatives(w) for w in words]
+        out: list[Service] = []
+        for service, blob in self._blobs:
+            if all(any(a in blob for a in alts) for alts in groups):
+                out.append(service)
+                if len(out) >= limit:
+                    break
+        return out
+
+
+def _alternatives(word: str) -> tuple[str, ...]:
+    for group in SYNONYMS:
+        if word in group:
+            return tuple(group)
+    return (word,)
+
+
+def _majority(services: Iterable[Service]) -> str | None:
+    votes = Counter(p for p in (platform_of(s.name) for s in services) if p)
+    return votes.most_common(1)[0][0] if votes else None
