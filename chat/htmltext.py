@@ -65,7 +65,7 @@ def cut(source: str, limit: int, ellipsis: str = "…") -> str:
 
 
 _BREAK_TAGS = re.compile(r"<\s*(br|/p|p|/div|div|/li|li|/h\d|h\d|tr|/tr)\b[^>]*>", re.IGNORECASE)
-_ANY_TAG = re.compile(r"<[^<>]*>")
+_ANY_TAG = re.compile(r"</?[a-zA-Z!][^<>]*>")  # "a < b" is text, as in HTML
 _SPACES = re.compile(r"[ \t\u00a0\u200b]+")
 
 
@@ -79,7 +79,8 @@ def from_panel(raw: str | None) -> str:
     text = _BREAK_TAGS.sub("\n", text)
     text = _ANY_TAG.sub("", text)
     text = html.unescape(text)
-    text = "".join(c for c in text if c == "\n" or c.isprintable())
+    # Other whitespace (&nbsp; tabs) is a space; control characters go.
+    text = "".join(c if c == "\n" or c.isprintable() else " " if c.isspace() else "" for c in text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     out: list[str] = []
     for line in lines:
