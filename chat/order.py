@@ -394,7 +394,8 @@ def result_text(talk: Talk, result: PlaceResult) -> tuple[str, bool]:
 
 async def confirm(talk: Talk, token: str) -> None:
     talk.clear_tapped = True  # the card's buttons go: a second tap has nothing to press
-    result = await talk.shop.orders.place(talk.user.id, token)
+    result = await talk.shop.orders.place(talk.user.id, token,
+                                          submit_within=talk.answer_within)  # fmt: skip
     text, again_offered = result_text(talk, result)
     if talk.state.get("card") == token:
         talk.state.pop("card", None)

@@ -22,6 +22,7 @@ class Talk:
         self.lang = turn.lang
         self.caps = turn.caps
         self.event = turn.event
+        self.answer_within = turn.answer_within
         self.state: dict[str, Any] = turn.state
         self.screens: list[Screen] = []
         self.toast: str | None = None

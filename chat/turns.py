@@ -63,6 +63,9 @@ class Turn:
     caps: Capabilities
     state: dict[str, Any]  # the JSON-able state the front persisted (``{}`` at first)
     event: Event
+    # Seconds the front can still wait before it must answer (KakaoTalk: its 5-second
+    # rule); a confirmed order's panel call then finishes after the answer. None: no limit.
+    answer_within: float | None = None
 
 
 # ---- effects: things only the front can do --------------------------------------------

@@ -192,7 +192,8 @@ class KakaoFront:
             return render_rest(mine["rest"], lang, router, before=before, known=known), chat_state
         if event == "more":
             event = Command("start")
-        reply = await self.dialog.handle(Turn(user, lang, KAKAO, chat_state, event))
+        within = max(0.1, deadline - asyncio.get_running_loop().time() - SAVE_MARGIN)
+        reply = await self.dialog.handle(Turn(user, lang, KAKAO, chat_state, event, within))
         screens: list[Screen] = []
         news = await self.news.take_for(user.id)
         if news:
