@@ -95,6 +95,7 @@ class CatalogService:
                 conn, rows, self.ctx.now_iso(), self.ctx.settings.new_services_visible
             )
         self.forget()
+        await self.menu()  # built here, in the job, not in the next customer's turn
         report = SyncReport(counts.new, counts.updated, counts.removed, len(listed))
         log.info("catalog sync: %s", report)
         return report

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ PLATFORMS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 ETC = "etc"
 PLATFORM_KEYS = (*(k for k, _ in PLATFORMS), ETC)
+WORD_CACHE = 512
 
 # Words customers type for the same thing in either language (search matches any of a
 # group): "youtube views" finds "유튜브 조회수".
@@ -64,13 +66,13 @@ SYNONYMS: tuple[frozenset[str], ...] = tuple(
     for g in (
         {"팔로워", "팔로우", "follower", "followers", "follow", "팔로워수"},
         {"좋아요", "like", "likes", "하트", "heart", "hearts"},
-        {"조회수", "조회", "view", "views", "시청", "뷰"},
+        {"조회수", "조회", "view", "views", "시청"},
         {"댓글", "comment", "comments", "코멘트"},
         {"구독자", "구독", "subscriber", "subscribers", "subs"},
         {"공유", "share", "shares", "리포스트", "repost", "reposts"},
         {"저장", "save", "saves"},
         {"리필", "refill", "a/s"},
-        {"한국인", "한국", "korean", "korea", "kr"},
+        {"한국인", "한국", "korean", "korea"},
         {"외국인", "foreign", "global", "worldwide"},
         {"자동", "auto", "automatic"},
         {"라이브", "live", "stream", "streaming"},
@@ -163,8 +165,17 @@ class CatalogMenu:
         order = {c.key: i for i, c in enumerate(self._categories.values())}
         # Search results come in menu order: platform, category, then the panel's order.
         blobs.sort(key=lambda sb: order[self._category_of[sb[0].id].key])
-        self._blobs = blobs
-        self._by_id = {s.id: s for s, _ in blobs}
+        self._services = [s for s, _ in blobs]
+        self._by_id = {s.id: s for s in self._services}
+        # One text of every service's words, one line each: a search is one regex scan
+        # per word (in C), not a Python loop over thousands of services.
+        self._text = "\n".join(b.replace("\n", " ") for _, b in blobs)
+        self._word_cache: dict[str, frozenset[int]] = {}
+        self._starts: list[int] = []
+        at = 0
+        for _, b in blobs:
+            self._starts.append(at)
+            at += len(b) + 1
 
     def platform(self, key: str) -> MenuPlatform | None:
         return self._platforms.get(key)
@@ -189,21 +200,40 @@ class CatalogMenu:
         words = _norm(query).split()
         if not words:
             return []
-        groups = [_alternatives(w) for w in words]
-        out: list[Service] = []
-        for service, blob in self._blobs:
-            if all(any(a in blob for a in alts) for alts in groups):
-                out.append(service)
-                if len(out) >= limit:
-                    break
-        return out
+        found: frozenset[int] | None = None
+        for word in sorted(set(words), key=len, reverse=True):
+            hits = self._hits(word)
+            found = hits if found is None else found & hits
+            if not found:
+                return []
+        return [self._services[i] for i in sorted(found or ())[:limit]]
+
+    def _hits(self, word: str) -> frozenset[int]:
+        """Positions (in menu order) of the services whose words contain ``word`` or a
+        synonym. Customers type the same few words: the last few hundred are remembered
+        (the whole index is rebuilt when the catalog changes)."""
+        cached = self._word_cache.get(word)
+        if cached is not None:
+            return cached
+        text, starts = self._text, self._starts
+        hits: set[int] = set()
+        for alt in _alternatives(word):
+            pos = text.find(alt)
+            while pos >= 0:  # one hit per service: jump to the next service's line
+                i = bisect_right(starts, pos) - 1
+                hits.add(i)
+                pos = text.find(alt, starts[i + 1]) if i + 1 < len(starts) else -1
+        if len(self._word_cache) >= WORD_CACHE:
+            self._word_cache.clear()
+        result = self._word_cache[word] = frozenset(hits)
+        return result
 
 
 def _alternatives(word: str) -> tuple[str, ...]:
-    for group in SYNONYMS:
-        if word in group:
-            return tuple(group)
-    return (word,)
+    """``word`` and the words meaning the same, without any that contains another (a
+    substring search for "korea" already finds "korean")."""
+    group = next((g for g in SYNONYMS if word in g), (word,))
+    return tuple(a for a in group if not any(b != a and b in a for b in group))
 
 
 def _majority(services: Iterable[Service]) -> str | None:
