@@ -29,7 +29,16 @@ escaped parameters — ``Screen.plain`` for plain-text fronts —, ``rows`` of `
 (which screen, e.g. "order.card")), ``toast``/``alert`` for the tap, ``clear_tapped``
 (take the choices off the tapped screen), ``effects`` (``Invoice``) and the new ``state``.
 
-Modules: ``dialog`` routes a turn; ``talk`` is a turn's working context; ``home``, the
-flows; ``menu`` the main menu; ``i18n`` + ``locales/{ko,en}`` every text; ``htmltext``
-measuring/cutting HTML and cleaning panel descriptions.
+Modules: ``dialog`` routes a turn (and ends idle flows); ``talk`` is a turn's working
+context; ``home`` start/help/FAQ/terms/support/account; ``browse`` platform → category →
+service menus, search, the service card and its description pages; ``order`` the
+questions per service type, the confirmation card, confirm/cancel/back, repeat orders;
+``topup`` bank transfer and Stars (and the place for card payment); ``history`` orders,
+details, refresh, cancel/refill requests; ``news`` outbox events as screens; ``menu`` the
+main menu; ``i18n`` + ``locales/{ko,en}`` every text; ``htmltext`` measuring and cutting
+HTML, cleaning panel descriptions.
+
+Tap data (all ASCII, ≤ 64 bytes; navigation carries its whole target, so an old button
+still works): ``m:<menu key>``; ``c:p|P|C|s|d|q:…`` catalog; ``o:…`` order; ``h:…``
+history; ``t:…`` top-up; ``a:…`` admin (news for admins, handled by the Telegram front).
 """

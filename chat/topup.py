@@ -60,10 +60,14 @@ async def menu(talk: Talk) -> None:
     talk.end()
     talk.goto(FLOW, "choose")
     pending = [p for p in await talk.shop.topups.pending(talk.user.id) if p.method == "bank"]
+    ways = methods(talk)
+    # Each pending request has a withdraw choice; the newest that fit the front are shown.
+    pending = sorted(pending, key=lambda p: -p.id)[: max(1, talk.caps.max_choices - len(ways))]
+    pending = pending[: min(len(pending), talk.caps.page_size)]
     text = talk.t("topup.menu", balance=talk.user.balance)
     if pending:
         text += "\n\n" + talk.t("topup.pending_title") + "\n" + _pending_lines(talk, pending)
-    rows = [[c] for c in methods(talk)]
+    rows = [[c] for c in ways]
     rows += [[talk.choice("topup.withdraw", f"t:wd:{p.id}", id=str(p.id))] for p in pending]
     talk.show(text, rows, kind="topup.menu")
 
