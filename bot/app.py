@@ -16,6 +16,7 @@ from bot.processor import PerUserUpdateProcessor
 from bot.runtime import ShopRuntime
 from handlers import register_all
 from handlers.i18n import t
+from handlers.throttle import Pacer
 from shop.jobs import ShopJobs
 from shop.shop import Shop
 
@@ -74,7 +75,7 @@ def build_application(
         ApplicationBuilder()
         .token(require_token(config))
         .base_url(config.telegram.base_url)
-        .concurrent_updates(PerUserUpdateProcessor(256))
+        .concurrent_updates(PerUserUpdateProcessor(256, pace=Pacer().delay))
         .get_updates_read_timeout(35)
     )
     if rate_limiter:

@@ -8,8 +8,7 @@ from telegram.ext import Application
 def register_all(app: Application) -> None:
     # Order matters within group 0: the first matching handler wins, so the
     # admin's conversations come before the customers' turns (front), which take the rest.
-    from handlers import admin, front, throttle
+    from handlers import admin, front
 
-    throttle.register(app)
     admin.register(app)
     front.register(app)

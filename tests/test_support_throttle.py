@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from handlers.throttle import Bucket
+from handlers.throttle import Bucket, Pacer
 from shop.support import state_at
 
 KST = ZoneInfo("Asia/Seoul")
@@ -72,3 +72,34 @@ async def test_a_flooding_customer_is_slowed_and_served_once(env):
     replies = [m for m in u.bot_messages() if "무엇을 도와드릴까요" in m.text]
     assert len(replies) == 12  # each update served exactly once
     assert elapsed >= 1.2  # 5 at once, then 5 a second: 7 more take ~1.4 s
+
+
+async def test_a_flood_holds_no_shared_slot_and_never_delays_another_customer(env):
+    """Issue 10: 330 updates from one customer held every concurrent slot while their
+    pacing slept, and another customer's /start took 13 s. Now the flood waits its turn
+    outside the shared capacity: the other customer is answered at once, and every flood
+    update is still handled exactly once, in order."""
+    import time
+
+    flooder, n = env.user(6201), 300
+    for i in range(n):
+        await flooder.send_text(f"flood {i}")
+    await env.emu.wait_updates_fetched(timeout=10)  # PTB holds all 300 now
+    other = env.user(6202)
+    started = time.monotonic()
+    await other.send_command("/start")
+    await other.wait_for(r"현재 잔액", timeout=10)
+    reply_seconds = time.monotonic() - started
+    assert reply_seconds < 3.0, f"another customer waited {reply_seconds:.1f} s"
+    assert env.app.update_processor.running <= 2  # the flood takes one slot, not all
+
+    env.app.update_processor.pace = Pacer(rate=1000, burst=1000).delay  # drain quickly
+
+    def answered() -> int:
+        return sum("무엇을 도와드릴까요" in m.text for m in flooder.bot_messages())
+
+    while answered() < n:
+        await asyncio.wait_for(env.emu.wait_changed(env.emu.version), timeout=20)
+    await flooder.send_command("/start")  # after every flood update, in order
+    await flooder.wait_for(r"현재 잔액", timeout=10)
+    assert answered() == n  # each flood update handled once
