@@ -6,6 +6,7 @@ import logging
 import warnings
 
 from telegram import BotCommand, Update
+from telegram.error import NetworkError, TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 from telegram.warnings import PTBUserWarning
 
@@ -14,6 +15,7 @@ from bot.notifier import OutboxSender
 from bot.persistence import SQLitePersistence
 from bot.processor import PerUserUpdateProcessor
 from bot.runtime import ShopRuntime
+from bot.telegram_request import StatusRequest, describe_failure
 from handlers import register_all
 from handlers.i18n import t
 from handlers.throttle import Pacer
@@ -37,10 +39,21 @@ def attach_telegram(rt: ShopRuntime, app: Application) -> None:
 
 
 async def _set_commands(app: Application) -> None:
-    for lang in ("ko", "en"):
-        commands = [BotCommand(c, t(lang, f"commands.{c}")) for c in COMMANDS]
-        await app.bot.set_my_commands(commands, language_code=lang)
-    await app.bot.set_my_commands([BotCommand(c, t("ko", f"commands.{c}")) for c in COMMANDS])
+    """The command menu is cosmetic: when Telegram fails or refuses it, serve without it
+    (the commands still work when typed) rather than not serve at all."""
+    try:
+        for lang in ("ko", "en"):
+            commands = [BotCommand(c, t(lang, f"commands.{c}")) for c in COMMANDS]
+            await app.bot.set_my_commands(commands, language_code=lang)
+        await app.bot.set_my_commands([BotCommand(c, t("ko", f"commands.{c}")) for c in COMMANDS])
+    except NetworkError as exc:
+        config = app.bot_data.get("config")
+        where = config.telegram.base_url if isinstance(config, Config) else "(unknown)"
+        log.warning(
+            "command menu not registered, serving without it: %s", describe_failure(where, exc)
+        )
+    except TelegramError as exc:
+        log.warning("command menu not registered, serving without it: %s", exc)
 
 
 async def start_bot(app: Application, *, poll_timeout: int = 30) -> None:
@@ -76,7 +89,8 @@ def build_application(
         .token(require_token(config))
         .base_url(config.telegram.base_url)
         .concurrent_updates(PerUserUpdateProcessor(256, pace=Pacer().delay))
-        .get_updates_read_timeout(35)
+        .request(StatusRequest(connection_pool_size=256))
+        .get_updates_request(StatusRequest(connection_pool_size=1, read_timeout=35))
     )
     if rate_limiter:
         # No pre-emptive overall cap: a 30/s bucket would queue every customer's replies

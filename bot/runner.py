@@ -16,6 +16,7 @@ from bot.config import Config, require_front
 from bot.logging_setup import install_secret_filter
 from bot.runtime import open_shop
 from bot.serving import start_serving, stop_serving
+from bot.telegram_request import describe_failure
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def run(config: Config) -> int:
         log.error("Telegram rejected the bot token: check telegram.token")
         return 2
     except NetworkError as exc:
-        log.error("cannot reach the Telegram Bot API at %s: %s", config.telegram.base_url, exc)
+        log.error("cannot start: %s", describe_failure(config.telegram.base_url, exc))
         return 1
     except OSError as exc:
         log.error("cannot serve the HTTP face on %s: %s", config.web.listen, exc.strerror or exc)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from bot.notifier import OutboxSender
+from sandbox.telegram import BotApiEmulator
 from shop.jobs import ShopJobs
-from tests.botenv import ShopEnv, order_to_card
+from tests.botenv import TOKEN, ShopEnv, order_to_card, running_shop
 
 PRICE_100 = 2058  # 100 KR followers: ceil(20,580 × 100 / 1000)
 
@@ -157,3 +159,16 @@ async def test_reply_lost_after_send_never_orders_twice(env: ShopEnv):
     assert env.sim.orders_created() == 1
     assert await env.balance(8) == 10_000 - PRICE_100
     await ledger_ok(env)
+
+
+async def test_a_failing_command_menu_does_not_stop_the_bot(tmp_path, caplog):
+    """setMyCommands is cosmetic: a 5xx there is a warning, and the shop serves."""
+    emu = BotApiEmulator(TOKEN)
+    emu.fail_next("setMyCommands", 1, "5xx", status=502)
+    with caplog.at_level(logging.WARNING, logger="bot.app"):
+        async with running_shop(tmp_path, emu=emu) as env:
+            u = env.user(7)
+            await u.send_command("/start")
+            await u.wait_for("현재 잔액")
+    assert "command menu not registered, serving without it" in caplog.text
+    assert "answered HTTP 502 (Bad Gateway)" in caplog.text
