@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
@@ -51,16 +51,27 @@ from handlers.common import (
 from handlers.i18n import Safe, t
 from shop.admin import AdminService, check_reason, user_label
 from shop.context import new_token
+from shop.models import Order, Service
 from shop.parsing import InputError, parse_int
 from shop.topups import Decision, Topup
 
 log = logging.getLogger(__name__)
 
-REJECT_REASON, PANEL_ID, PRICE, LOOKUP, ADJ_AMOUNT, ADJ_REASON, BC_TEXT, MARKUP = range(8)
+REJECT_REASON, PANEL_ID, PRICE, LOOKUP, ADJ_AMOUNT, ADJ_REASON, BC_TEXT, MARKUP, SV_QUERY = range(9)
 TIMEOUT_SECONDS = 15 * 60
 LG = "ko"  # the console speaks Korean; admins are the shop's staff
 MAX_ADJUST = 10_000_000
 PROGRESS_MAX_SECONDS = 6 * 3600
+# Pages are sized so that a page fits Telegram's limits whatever the panel or the
+# customers typed (4,096 characters, 100 buttons): every shown value is cut to a bound.
+SERVICES_PER_PAGE = 10
+QUEUE_PER_PAGE = 5
+TOPUPS_PER_PAGE = 8
+NAME_SHOWN = 200  # a service name in a list (real panels' names run up to ~200)
+SHORT = 60  # a category, a service name or a link in a compact queue line
+NAME_ON_CARD = 1000  # a service name on an order's own card
+LINK_ON_CARD = 2100  # a link on an order's own card (the shop takes at most 2,048)
+KEEP_QUERIES = 8  # recent service searches kept for their page buttons
 
 
 def admin_service(context: Context) -> AdminService:
@@ -110,6 +121,35 @@ def _draft(context: Context) -> dict:
     return context.user_data.setdefault("admin", {})
 
 
+def _cut(text: str, limit: int) -> str:
+    """At most ``limit`` characters (escaping adds none: Telegram counts parsed text).
+    In list lines a panel's line breaks would break the list: they become spaces."""
+    text = " ".join(text.split()) if limit <= NAME_SHOWN else text
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _pages(total: int, per_page: int) -> int:
+    return max(1, -(-total // per_page))
+
+
+def _clamp(page: int, pages: int) -> int:
+    return min(max(page, 0), pages - 1)
+
+
+def _nav(page: int, pages: int, *prefix: object) -> list:
+    """⏮ ◀ ▶ ⏭ for a paged list; the callback data ends with the page to show."""
+    row = []
+    if page > 0:
+        if page > 1:
+            row.append(button(t(LG, "admin.first"), *prefix, 0))
+        row.append(button(t(LG, "admin.prev"), *prefix, page - 1))
+    if page < pages - 1:
+        row.append(button(t(LG, "admin.next"), *prefix, page + 1))
+        if page < pages - 2:
+            row.append(button(t(LG, "admin.last"), *prefix, pages - 1))
+    return row
+
+
 # ---- /admin menu --------------------------------------------------------------------
 
 
@@ -133,11 +173,26 @@ async def section(update: Update, context: Context) -> None:
         await render[name](update, context)
 
 
+@admins_only
+async def page(update: Update, context: Context) -> None:
+    """Another page of a queue or of the services list (the page is the last part)."""
+    await answer(update)
+    data = _data(update)
+    number = int(data[-1])
+    if data[1] == "tp":
+        await _pending_topups(update, context, number)
+    elif data[1] == "rv":
+        await _review_queue(update, context, number)
+    else:
+        await _services(update, context, number, data[3])
+
+
 # ---- top-ups ------------------------------------------------------------------------
 
 
 def _topup_line(p: Topup) -> str:
-    return t(LG, "admin.topup_line", id=p.id, amount=p.amount, depositor=p.depositor or "")
+    return t(LG, "admin.topup_line", id=str(p.id), amount=p.amount,
+             depositor=_cut(p.depositor or "", SHORT))  # fmt: skip
 
 
 async def _card_topups(context: Context) -> str:
@@ -150,25 +205,31 @@ async def _card_topups(context: Context) -> str:
         receipt = c.topup.receipt_url or ""
         link = (Safe(f'<a href="{html.escape(receipt)}">{t(LG, "admin.card_receipt")}</a>')
                 if receipt.startswith("https://") else "")  # fmt: skip
-        lines.append(t(LG, "admin.card_line", id=c.topup.id, amount=c.topup.amount,
-                       method=c.topup.pay_method or "카드", customer=c.customer,
+        lines.append(t(LG, "admin.card_line", id=str(c.topup.id), amount=c.topup.amount,
+                       method=_cut(c.topup.pay_method or "카드", SHORT),
+                       customer=_cut(c.customer, SHORT),
                        when=c.paid_at.strftime("%m/%d %H:%M"), receipt=link))  # fmt: skip
     return "\n\n" + "\n".join(lines)
 
 
-async def _pending_topups(update: Update, context: Context) -> None:
+async def _pending_topups(update: Update, context: Context, number: int = 0) -> None:
     pending = [p for p in await shop_of(context).topups.pending() if p.method == "bank"]
     cards = await _card_topups(context)
     if not pending:
         await show(update, t(LG, "admin.no_pending") + cards, _menu_markup())
         return
-    text = t(LG, "admin.pending_title") + "\n" + "\n".join(_topup_line(p) for p in pending[:20])
-    text += cards
+    pages = _pages(len(pending), TOPUPS_PER_PAGE)
+    number = _clamp(number, pages)
+    shown = pending[number * TOPUPS_PER_PAGE : (number + 1) * TOPUPS_PER_PAGE]
+    head = t(LG, "admin.pending_title") + " " + t(LG, "admin.page_of", page=number + 1,
+                                                   pages=pages, total=len(pending))  # fmt: skip
     rows = [
-        [button(t(LG, "admin.approve_n", id=p.id), "a", "tp", "ok", p.id),
-         button(t(LG, "admin.reject_n", id=p.id), "a", "tp", "no", p.id)]
-        for p in pending[:20]
+        [button(t(LG, "admin.approve_n", id=str(p.id)), "a", "tp", "ok", p.id),
+         button(t(LG, "admin.reject_n", id=str(p.id)), "a", "tp", "no", p.id)]
+        for p in shown
     ]  # fmt: skip
+    rows.append(_nav(number, pages, "a", "tp", "p"))
+    text = "\n".join([head, *(_topup_line(p) for p in shown)]) + cards
     await show(update, text, inline(rows))
 
 
@@ -274,22 +335,55 @@ async def got_reject_reason(update: Update, context: Context) -> int:
 # ---- review queue -------------------------------------------------------------------
 
 
-async def _review_queue(update: Update, context: Context) -> None:
+def _review_buttons(o: Order) -> list:
+    return [button(t(LG, "admin.attach_n", id=str(o.id)), "a", "rv", "att", o.id),
+            button(t(LG, "admin.refund_n", id=str(o.id)), "a", "rv", "ref", o.id)]  # fmt: skip
+
+
+async def _review_queue(update: Update, context: Context, number: int = 0) -> None:
+    """A compact page: each order's line is cut short, its full link and service name are
+    on its own card (🔍), and its two buttons are on the page whatever the lengths."""
     queue = await admin_service(context).review_queue(_tg_id(update))
     if not queue:
         await show(update, t(LG, "admin.no_review"), _menu_markup())
         return
+    pages = _pages(len(queue), QUEUE_PER_PAGE)
+    number = _clamp(number, pages)
+    shown = queue[number * QUEUE_PER_PAGE : (number + 1) * QUEUE_PER_PAGE]
     lines = [
-        t(LG, "admin.review_line", id=o.id, service=o.service_name or o.service_id,
-          link=o.link or o.username or "", quantity=o.quantity, price=o.price)
-        for o in queue
+        t(LG, "admin.review_line", id=str(o.id),
+          service=_cut(o.service_name or str(o.service_id), SHORT),
+          link=_cut(o.link or o.username or "", SHORT), quantity=o.quantity, price=o.price)
+        for o in shown
     ]  # fmt: skip
     rows = [
-        [button(t(LG, "admin.attach_n", id=o.id), "a", "rv", "att", o.id),
-         button(t(LG, "admin.refund_n", id=o.id), "a", "rv", "ref", o.id)]
-        for o in queue
-    ]  # fmt: skip
-    await show(update, t(LG, "admin.review_title") + "\n" + "\n".join(lines), inline(rows))
+        [button(t(LG, "admin.open_n", id=str(o.id)), "a", "rv", "o", o.id), *_review_buttons(o)]
+        for o in shown
+    ]
+    rows.append(_nav(number, pages, "a", "rv", "p"))
+    head = t(LG, "admin.review_title") + " " + t(LG, "admin.page_of", page=number + 1,
+                                                  pages=pages, total=len(queue))  # fmt: skip
+    await show(update, "\n".join([head, *lines]), inline(rows))
+
+
+@admins_only
+async def open_review(update: Update, context: Context) -> None:
+    """One order of the review queue on its own card: the full link and service name."""
+    await answer(update)
+    order_id = int(_data(update)[3])
+    order = next(
+        (o for o in await admin_service(context).review_queue(_tg_id(update)) if o.id == order_id),
+        None,
+    )
+    if order is None:
+        await answer(update, t(LG, "admin.not_found"), alert=True)
+        return
+    text = t(LG, "admin.review_card", id=str(order.id),
+             service=_cut(order.service_name or str(order.service_id), NAME_ON_CARD),
+             link=_cut(order.link or order.username or "", LINK_ON_CARD), quantity=order.quantity,
+             price=order.price)  # fmt: skip
+    rows = [_review_buttons(order), [button(t(LG, "admin.back_to_list"), "a", "rv", "p", 0)]]
+    await reply(update, text, inline(rows))
 
 
 async def refund_review(update: Update, context: Context) -> None:
@@ -364,20 +458,81 @@ async def _stats(update: Update, context: Context) -> None:
 # ---- services -----------------------------------------------------------------------
 
 
-async def _services(update: Update, context: Context) -> None:
-    services = await shop_of(context).catalog.all()
-    catalog = shop_of(context).catalog
-    lines = [t(LG, "admin.markup_line", markup=str(catalog.markup_percent))]
-    rows = [[button(t(LG, "admin.sync_now"), "a", "sv", "sync"),
-             button(t(LG, "admin.markup_button"), "a", "sv", "mk")]]  # fmt: skip
-    for s in [s for s in services if not s.removed][:30]:
+def _query_id(context: Context, query: str) -> str:
+    """A short key for a search, so its page buttons stay within 64 bytes."""
+    queries: dict[str, str] = _draft(context).setdefault("sv_queries", {})
+    for key, known in queries.items():
+        if known == query:
+            return key
+    key = new_token()[:8]
+    queries[key] = query
+    while len(queries) > KEEP_QUERIES:
+        queries.pop(next(iter(queries)))
+    return key
+
+
+def services_page(
+    services: list[Service], prices: dict[int, int], markup: str, query: str, qid: str, number: int
+) -> tuple[str, InlineKeyboardMarkup]:
+    """One page of the services list (or of a search): the sync, markup and search buttons
+    first, then each service's visibility and price buttons, then the page buttons."""
+    pages = _pages(len(services), SERVICES_PER_PAGE)
+    number = _clamp(number, pages)
+    shown = services[number * SERVICES_PER_PAGE : (number + 1) * SERVICES_PER_PAGE]
+    lines = [t(LG, "admin.services_title"), t(LG, "admin.markup_line", markup=markup)]
+    if query:
+        lines.append(t(LG, "admin.search_line", query=_cut(query, SHORT), total=len(services)))
+    lines.append(t(LG, "admin.page_of", page=number + 1, pages=pages, total=len(services)))
+    rows = [
+        [button(t(LG, "admin.sync_now"), "a", "sv", "sync"),
+         button(t(LG, "admin.markup_button"), "a", "sv", "mk"),
+         button(t(LG, "admin.search_button"), "a", "sv", "q")],
+    ]  # fmt: skip
+    if not shown:
+        lines.append(t(LG, "admin.search_none"))
+    category = None
+    for s in shown:
+        if s.category != category:
+            category = s.category
+            lines.append(t(LG, "admin.category_line", category=_cut(category, SHORT)))
         eye = "👁" if s.visible else "🚫"
-        lines.append(t(LG, "admin.service_line", eye=eye, id=s.id, name=s.name,
-                       price=catalog.price_per_1000(s),
-                       custom=t(LG, "admin.custom") if s.price_override else ""))  # fmt: skip
-        rows.append([button(f"{eye} #{s.id}", "a", "sv", "vis", s.id),
-                     button(t(LG, "admin.price_n", id=s.id), "a", "sv", "pr", s.id)])  # fmt: skip
-    await show(update, t(LG, "admin.services_title") + "\n" + "\n".join(lines), inline(rows))
+        custom = t(LG, "admin.custom") if s.price_override else ""
+        lines.append(t(LG, "admin.service_line", eye=eye, id=str(s.id),
+                       panel_id=_cut(s.panel_id, 20), name=_cut(s.name, NAME_SHOWN),
+                       price=prices[s.id], custom=custom))  # fmt: skip
+        price_label = t(LG, "admin.price_n", id=str(s.id))
+        rows.append([button(f"{eye} #{s.id}", "a", "sv", "vis", s.id, qid, number),
+                     button(price_label, "a", "sv", "pr", s.id)])  # fmt: skip
+    rows.append(_nav(number, pages, "a", "sv", "l", qid))
+    return "\n".join(lines), inline(rows)
+
+
+async def _services(update: Update, context: Context, number: int = 0, qid: str = "-") -> None:
+    query = "" if qid == "-" else _draft(context).get("sv_queries", {}).get(qid, "")
+    found = await admin_service(context).find_services(_tg_id(update), query)
+    catalog = shop_of(context).catalog
+    start = _clamp(number, _pages(len(found), SERVICES_PER_PAGE)) * SERVICES_PER_PAGE
+    prices = {s.id: catalog.price_per_1000(s) for s in found[start : start + SERVICES_PER_PAGE]}
+    text, markup = services_page(
+        found, prices, str(catalog.markup_percent), query, qid if query else "-", number
+    )
+    await show(update, text, markup)
+
+
+@admins_only
+async def ask_service_query(update: Update, context: Context) -> int:
+    await answer(update)
+    await reply(update, t(LG, "admin.ask_service_query"))
+    return SV_QUERY
+
+
+async def got_service_query(update: Update, context: Context) -> int:
+    query = _cut((update.effective_message.text or "").strip(), 100)
+    if not query:
+        await reply(update, t(LG, "admin.ask_service_query"))
+        return SV_QUERY
+    await _services(update, context, 0, _query_id(context, query))
+    return ConversationHandler.END
 
 
 @admins_only
@@ -405,7 +560,9 @@ async def toggle_visible(update: Update, context: Context) -> None:
         return
     await admin_service(context).set_visible(_tg_id(update), service_id, not service.visible)
     await answer(update)
-    await _services(update, context)
+    data = _data(update)  # a:sv:vis:<id>[:<query>:<page>]: show the same page again
+    qid, number = (data[4], int(data[5])) if len(data) == 6 else ("-", 0)
+    await _services(update, context, number, qid)
 
 
 @admins_only
@@ -468,21 +625,29 @@ async def got_lookup(update: Update, context: Context) -> int:
     if not _is_admin(update, context):
         return ConversationHandler.END
     shop = shop_of(context)
-    user = await shop.users.find(update.effective_message.text or "")
-    if user is None:
+    query = (update.effective_message.text or "").strip()
+    found = await shop.users.find(query)
+    if not found:
         await reply(update, t(LG, "admin.lookup_none"))
         return LOOKUP
+    if len(found) > 1:
+        # A @username can be stale: never pick one of several customers silently.
+        lines = [t(LG, "admin.lookup_ambiguous", name=_cut(query, SHORT), count=len(found))]
+        lines += [t(LG, "admin.lookup_candidate", label=user_label(u), balance=u.balance)
+                  for u in found]  # fmt: skip
+        await reply(update, "\n".join(lines))
+        return LOOKUP
+    user = found[0]
     account = await shop.users.account(user.id, recent=5)
     orders = await admin_service(context).recent_orders(_tg_id(update), user.id)
-    ident = str(user.telegram_id) if user.front == "telegram" else f"{user.front} #{user.id}"
-    head = t(LG, "admin.customer", label=user_label(user), tg=ident,
-             balance=user.balance, orders=account.order_count,
-             spent=account.total_spent)  # fmt: skip
+    head = t(LG, "admin.customer", label=user_label(user), balance=user.balance,
+             orders=account.order_count, spent=account.total_spent)  # fmt: skip
     lines = [head]
-    lines += [t(LG, "admin.order_line", id=o.id, service=o.service_name or "",
+    lines += [t(LG, "admin.order_line", id=str(o.id), service=_cut(o.service_name or "", SHORT),
                 status=t(LG, f"status.{o.status}"), price=o.price) for o in orders]  # fmt: skip
     lines += [t(LG, "admin.ledger_line", amount=f"{x.amount:+,}", kind=x.kind,
-                after=x.balance_after, note=x.note or "") for x in account.recent]  # fmt: skip
+                after=x.balance_after, note=_cut(x.note or "", SHORT))
+              for x in account.recent]  # fmt: skip
     markup = inline([[button(t(LG, "admin.adjust"), "a", "lu", "adj", user.id)]])
     await reply(update, "\n".join(lines), markup)
     return ConversationHandler.END
@@ -660,6 +825,7 @@ def register(app: Application) -> None:
             CallbackQueryHandler(ask_lookup, pattern=r"^a:m:lu$"),
             CallbackQueryHandler(ask_adjust, pattern=r"^a:lu:adj:\d+$"),
             CallbackQueryHandler(ask_broadcast, pattern=r"^a:m:bc$"),
+            CallbackQueryHandler(ask_service_query, pattern=r"^a:sv:q$"),
         ],
         states={
             REJECT_REASON: [MessageHandler(text, got_reject_reason)],
@@ -670,6 +836,7 @@ def register(app: Application) -> None:
             ADJ_AMOUNT: [MessageHandler(text, got_adjust_amount)],
             ADJ_REASON: [MessageHandler(text, got_adjust_reason)],
             BC_TEXT: [MessageHandler(text, got_broadcast)],
+            SV_QUERY: [MessageHandler(text, got_service_query)],
         },
         fallbacks=[CommandHandler("cancel", cancel)],
     )
@@ -679,6 +846,8 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(section, pattern=r"^a:m:\w+$"))
     app.add_handler(CallbackQueryHandler(refund_review, pattern=r"^a:rv:ref:\d+$"))
     app.add_handler(CallbackQueryHandler(sync_services, pattern=r"^a:sv:sync$"))
-    app.add_handler(CallbackQueryHandler(toggle_visible, pattern=r"^a:sv:vis:\d+$"))
+    app.add_handler(CallbackQueryHandler(toggle_visible, pattern=r"^a:sv:vis:\d+(:[\w-]+:\d+)?$"))
+    app.add_handler(CallbackQueryHandler(page, pattern=r"^a:(tp|rv):p:\d+$|^a:sv:l:[\w-]+:\d+$"))
+    app.add_handler(CallbackQueryHandler(open_review, pattern=r"^a:rv:o:\d+$"))
     app.add_handler(CallbackQueryHandler(confirm_adjust, pattern=r"^a:adj:(ok|no):[\w-]+$"))
     app.add_handler(CallbackQueryHandler(confirm_broadcast, pattern=r"^a:bc:(ok|no):[\w-]+$"))

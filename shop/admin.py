@@ -21,7 +21,7 @@ from shop import statuses as st
 from shop.catalog import CatalogService
 from shop.clock import iso
 from shop.context import ShopContext
-from shop.models import Order, User
+from shop.models import Order, Service, User
 from shop.parsing import InputError
 from shop.refunds import refund_failed_order
 from shop.topups import Decision
@@ -253,6 +253,26 @@ class AdminService:
 
     # ---- services ------------------------------------------------------------------
 
+    async def find_services(self, admin_id: int, query: str = "") -> list[Service]:
+        """The services list, or a search in it: ``#12`` is the shop's service 12; a bare
+        number is the shop's or the panel's id (then words, if neither); words must all
+        appear in the name or category, in any case. Removed services are left out."""
+        if not self.allowed(admin_id, "services"):
+            return []
+        listed = [s for s in await self.catalog.all() if not s.removed]
+        q = query.strip()
+        if not q:
+            return listed
+        number = q.removeprefix("#").strip()
+        if number.isdigit():
+            hits = [s for s in listed if str(s.id) == number]
+            if not q.startswith("#"):
+                hits += [s for s in listed if s.panel_id == number and s not in hits]
+            if hits or q.startswith("#"):
+                return hits
+        words = q.casefold().split()
+        return [s for s in listed if all(w in f"{s.name}\n{s.category}".casefold() for w in words)]
+
     async def set_visible(self, admin_id: int, service_id: int, visible: bool) -> bool:
         if not self.allowed(admin_id, f"service {service_id} visibility"):
             return False
@@ -313,11 +333,13 @@ class AdminService:
 
 
 def user_label(user: User) -> str:
+    """Who this is, unmistakably: a @username can be stale or shared, an id cannot
+    (a KakaoTalk customer has no Telegram id: their customer number, #id, instead)."""
+    ident = f"ID {user.telegram_id}" if user.front == "telegram" else f"{user.front} #{user.id}"
+    name = user.first_name or ""
     if user.username:
-        return f"@{user.username}"
-    if user.front != "telegram":  # a KakaoTalk customer: no Telegram id, maybe no name
-        return f"{user.first_name or user.front} (#{user.id})".lstrip()
-    return f"{user.first_name} ({user.telegram_id})"
+        name = f"@{user.username} · {name}" if name else f"@{user.username}"
+    return f"{name} ({ident})".lstrip()
 
 
 def now_local(ctx: ShopContext) -> datetime:

@@ -100,15 +100,19 @@ class UserService:
         row = await users.get(self.ctx.db.reader, user_id)
         return None if row is None else User.from_row(row)
 
-    async def find(self, query: str) -> User | None:
-        """By Telegram id, @username or ``#<customer number>`` (any front; admin lookup)."""
+    async def find(self, query: str) -> list[User]:
+        """Admin lookup by Telegram id or ``#<customer number>`` (one customer at most, any
+        front) or by @username: every customer holding that name, so an ambiguous name is
+        seen as such and never resolves to whichever row happens to come first."""
         q = query.strip()
         if q.startswith("#") and q[1:].isdigit():
-            return await self.get(int(q[1:]))
+            user = await self.get(int(q[1:]))
+            return [] if user is None else [user]
         if q.lstrip("-").isdigit():
-            return await self.by_telegram(int(q))
-        row = await users.find_by_username(self.ctx.db.reader, q.lstrip("@"))
-        return None if row is None else User.from_row(row)
+            user = await self.by_telegram(int(q))
+            return [] if user is None else [user]
+        rows = await users.list_by_username(self.ctx.db.reader, q.lstrip("@"))
+        return [User.from_row(r) for r in rows]
 
     async def accept_terms(self, user_id: int) -> None:
         async with self.ctx.db.transaction() as conn:

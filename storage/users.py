@@ -17,9 +17,13 @@ async def get_by_telegram(conn: aiosqlite.Connection, telegram_id: int) -> aiosq
     )
 
 
-async def find_by_username(conn: aiosqlite.Connection, username: str) -> aiosqlite.Row | None:
-    sql = "SELECT * FROM users WHERE username = ? COLLATE NOCASE ORDER BY id LIMIT 1"
-    return first_row(await conn.execute_fetchall(sql, (username,)))
+async def list_by_username(
+    conn: aiosqlite.Connection, username: str, limit: int = 20
+) -> list[aiosqlite.Row]:
+    """Every customer stored with this @username. Usernames change hands on Telegram, so
+    a stale one can sit on an old row while a newer customer holds it now."""
+    sql = "SELECT * FROM users WHERE username = ? COLLATE NOCASE ORDER BY id LIMIT ?"
+    return list(await conn.execute_fetchall(sql, (username, limit)))
 
 
 async def upsert_telegram(
