@@ -6,13 +6,12 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
-import aiosqlite
-
 from shop import money
 from shop.catalog_menu import CatalogMenu
 from shop.context import ShopContext
 from shop.models import Service
 from storage import kv, services
+from storage.db import Connection
 from storage.services import ServiceRow
 
 log = logging.getLogger(__name__)
@@ -60,7 +59,7 @@ class CatalogService:
     def markup_percent(self) -> Decimal:
         return self.ctx.settings.markup_percent if self._markup is None else self._markup
 
-    async def store_markup(self, conn: aiosqlite.Connection, percent: Decimal) -> Decimal:
+    async def store_markup(self, conn: Connection, percent: Decimal) -> Decimal:
         """Write a new global markup in the caller's transaction; returns the old one.
         Call ``load_overrides`` after the commit to start using it."""
         old = self.markup_percent

@@ -22,6 +22,9 @@ from storage.rows import one as first_row
 
 log = logging.getLogger(__name__)
 
+# For type hints above storage: shop/ names the connection type without importing the driver.
+Connection = aiosqlite.Connection
+
 BUSY_TIMEOUT_MS = 10_000
 
 
