@@ -153,10 +153,10 @@ class CatalogMenu:
             platform = platform_of(name) or _majority(services) or ETC
             cat = MenuCategory(category_key(name), name, platform, tuple(services))
             grouped.setdefault(platform, []).append(cat)
+            tail = f"{_norm(name)} {_ALIASES.get(platform, '')}"
             for s in services:
                 self._category_of[s.id] = cat
-                blob = f"{_norm(s.name)} {_norm(name)} {_ALIASES.get(platform, '')}"
-                blobs.append((s, blob))
+                blobs.append((s, f"{_norm(s.name)} {tail}"))
         self.platforms = tuple(
             MenuPlatform(k, tuple(grouped[k])) for k in PLATFORM_KEYS if k in grouped
         )
