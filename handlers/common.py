@@ -8,7 +8,6 @@ persisted as JSON: use str keys).
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from telegram import (
@@ -24,7 +23,7 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from chat import menu as chat_menu
-from chat.i18n import LANGS, lang_of, t
+from chat.i18n import lang_of
 from chat.screens import TELEGRAM
 from shop.models import User
 from shop.shop import Shop
@@ -74,11 +73,6 @@ def main_menu(language: str) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(
         [[KeyboardButton(c.label) for c in row] for row in rows], resize_keyboard=True
     )
-
-
-def menu_pattern(key: str) -> str:
-    """A regex matching the menu label ``key`` in any language."""
-    return "^(" + "|".join(re.escape(t(lg, f"menu.{key}")) for lg in LANGS) + ")$"
 
 
 async def reply(update: Update, text: str, markup: Any = None) -> Message | None:
