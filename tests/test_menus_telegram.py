@@ -7,6 +7,7 @@ Nothing may be refused; the card takes a pasted link; a finished order can be re
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable
 
@@ -114,14 +115,18 @@ async def test_every_menu_page_and_sample_cards_pass_telegrams_limits(large_env)
         assert f"#{service.id}" in card.text
         await crawl(p, [b["callback_data"] for b in card.buttons()],
                     lambda d: d.startswith("c:d:"))  # fmt: skip
-    # search results, every page
-    u = env.user(5001)
+    # search results, every page: every customer searches, the pages are shared out
     for query in ("팔로워", "youtube views"):
-        await u.send_text(query)  # from home: a search
-        results = await u.wait_for("검색 결과")
-        q = Presser(env, [(u, results)])
-        await crawl(q, [b["callback_data"] for b in results.buttons()],
-                    lambda d: d.startswith("c:q:"))  # fmt: skip
+        searchers = []
+        for u, _ in anchors:
+            await u.send_text(query)  # typed at a menu step: a search
+            searchers.append((u, await u.wait_for("검색 결과")))
+        pages = int(re.search(r"\((\d+)/(\d+)\)", searchers[0][1].text).group(2))
+        q = Presser(env, searchers)
+        datas = [f"c:q:{n}" for n in range(1, pages)]
+        for i in range(0, len(datas), len(searchers)):
+            for msg in await q.press_all(datas[i : i + len(searchers)]):
+                assert "검색 결과" in msg.text
     assert p.presses > 300
     assert refusals(env) == []
 
