@@ -101,7 +101,8 @@ async def apply_sync(
         await conn.executemany("UPDATE services SET removed_at = ? WHERE panel_id = ?", gone)
     else:
         gone = []
-    await conn.execute("UPDATE services SET synced_at = ? WHERE removed_at IS NULL", (now,))
+    # Unchanged rows are left alone: rewriting 5,000 rows (descriptions and all) only to
+    # stamp them cost a third of the sync. ``synced_at`` is when a sync last wrote the row.
     return SyncCounts(len(fresh), len(changed), len(gone))
 
 
