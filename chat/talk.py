@@ -3,6 +3,7 @@ being changed and the screens being collected. Every flow module is written agai
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -52,7 +53,9 @@ class Talk:
         return text
 
     def label(self, text: str) -> str:
-        return shorten(text, self.caps.label_limit)
+        # Labels are plain text, but ``t()`` escaped their parameters for HTML: undo it, or
+        # a panel's "<b>Views</b> & more" reads "&lt;b&gt;Views…&amp; more" on a button.
+        return shorten(html.unescape(text), self.caps.label_limit)
 
     def choice(self, key: str, data: str, **params: Any) -> Choice:
         """A choice whose label is the message ``key``."""

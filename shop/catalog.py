@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
+from fulfillment.models import PanelService
 from shop import money
 from shop.catalog_menu import CatalogMenu
 from shop.context import ShopContext
@@ -23,6 +24,16 @@ class SyncReport:
     updated: int
     removed: int
     total: int
+
+
+# A panel can send any number. A service whose numbers the shop cannot store or price is
+# left out of the sync with a warning, rather than failing the whole catalog with it.
+MAX_QUANTITY = 2**53
+MAX_RATE = Decimal(10**9)  # per 1000 units, in the panel's currency
+
+
+def storable(s: PanelService) -> bool:
+    return 0 <= s.min <= MAX_QUANTITY and 0 <= s.max <= MAX_QUANTITY and 0 <= s.rate <= MAX_RATE
 
 
 SETTINGS_NS = "shop_settings"
@@ -70,6 +81,11 @@ class CatalogService:
         """Fetch the panel's list (outside any transaction), then apply it in one."""
         await self.load_overrides()
         listed = await self.ctx.panel.services()
+        odd = [s.service_id for s in listed if not storable(s)]
+        if odd:
+            log.warning("catalog sync: %d service(s) with absurd numbers left out: %s",
+                        len(odd), ", ".join(odd[:20]))  # fmt: skip
+            listed = [s for s in listed if storable(s)]
         rows = [
             ServiceRow(
                 panel_id=s.service_id,

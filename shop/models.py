@@ -61,7 +61,11 @@ class Service:
 
     @property
     def sellable(self) -> bool:
-        return self.visible and not self.removed and self.type in SELLABLE_TYPES
+        # A panel can list a range no quantity fits (max 0, min > max): nothing to sell.
+        return (
+            self.visible and not self.removed and self.type in SELLABLE_TYPES
+            and 1 <= self.max and self.min <= self.max
+        )  # fmt: skip
 
     @classmethod
     def from_row(cls, r: Any) -> Service:

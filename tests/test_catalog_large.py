@@ -111,3 +111,29 @@ async def test_sync_stores_every_service_exactly(
     sim.services[gone[0]] = type(newcomer)(gone[0], "back", "Default", "X", Decimal(1), 1, 2)
     assert (await shop.catalog.sync()).updated == 1
     assert not (await shop.catalog.get(after[str(gone[0])].id)).removed
+
+
+async def test_odd_panel_values_neither_stop_the_sync_nor_reach_a_button(tmp_path: Path) -> None:
+    """A number no database holds leaves that one service out (it used to fail the whole
+    sync); a range no quantity fits is not sold; HTML-looking names read as typed."""
+    from sandbox.panel import SimService
+    from tests.botenv import PANEL_KEY, running_shop
+
+    d = Decimal
+    odd = [
+        SimService(1, "<b>Views</b> & more", "Default", "Instagram Views", d("0.5"), 10, 1000),
+        SimService(2, "huge max", "Default", "Instagram Views", d("1"), 10, 10**20),
+        SimService(3, "huge rate", "Default", "Instagram Views", d("1e30"), 10, 100),
+        SimService(4, "min > max", "Default", "Instagram Views", d("1"), 500, 100),
+        SimService(5, "max 0", "Default", "Instagram Views", d("1"), 0, 0),
+    ]
+    sim = PanelSimulator(api_key=PANEL_KEY, services=odd, auto_advance=False)
+    async with running_shop(tmp_path, sim=sim) as env:
+        stored = {s.panel_id: s for s in await env.shop.catalog.all()}
+        assert sorted(stored) == ["1", "4", "5"]
+        assert [s.panel_id for s in await env.shop.catalog.sellable()] == ["1"]
+        u = env.user(31)
+        await u.send_text("🛒 주문하기")  # one platform, one category: straight to the list
+        await u.wait_for(r"Instagram Views")
+        assert f"#{stored['1'].id} <b>Views</b> & more" in u.last_bot_message().button_labels()
+        assert [c for c in env.emu.calls if c.status == 400] == []
