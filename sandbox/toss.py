@@ -538,7 +538,7 @@ SDK_JS = """// A stand-in for Toss Payments' SDK v2 (payment window only): it op
 WINDOW_HTML = """<!doctype html>
 <html lang="ko"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>토스페이먼츠 결제창 (stand-in)</title>
+<title>토스페이먼츠 결제창 (stand-in)</title><link rel="icon" href="data:,">
 <style>
 body {{ font-family: sans-serif; margin: 0; background: #f2f4f6; color: #191f28; }}
 main {{ max-width: 420px; margin: 0 auto; padding: 24px 20px; }}

@@ -31,7 +31,7 @@ import re
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -168,7 +168,7 @@ class CardService:
         self.gateway = gateway
         # One settle per order at a time in this process: a double click waits for the
         # first and then sees it done. (Across processes the database CAS still decides.)
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, _OrderLock] = {}
 
     @property
     def enabled(self) -> bool:
@@ -431,12 +431,16 @@ class CardService:
 
     @asynccontextmanager
     async def _lock(self, order_id: str) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(order_id, asyncio.Lock())
+        # Counted, not checked with locked(): between a release and the next waiter's
+        # wake-up the lock reads unlocked, and a fresh lock then would admit a second holder.
+        entry = self._locks.setdefault(order_id, _OrderLock())
+        entry.users += 1
         try:
-            async with lock:
+            async with entry.lock:
                 yield
         finally:
-            if not lock.locked() and self._locks.get(order_id) is lock:
+            entry.users -= 1
+            if entry.users == 0:
                 del self._locks[order_id]
 
     # ---- webhook and reconciliation -------------------------------------------------
@@ -480,8 +484,7 @@ class CardService:
         rows = await checkouts.unsettled(self.ctx.db.reader, self.ctx.now_iso(), RECONCILE_BATCH)
         for row in rows:
             c = Checkout.from_row(row)
-            lock = self._locks.get(c.order_id)
-            if lock is not None and lock.locked():
+            if c.order_id in self._locks:
                 continue  # a settle in this process is on it right now
             async with self._lock(c.order_id):
                 report.looked += 1
@@ -555,6 +558,12 @@ class CardService:
     async def checkout(self, order_id: str) -> Checkout | None:
         row = await checkouts.by_order(self.ctx.db.reader, order_id)
         return None if row is None else Checkout.from_row(row)
+
+
+@dataclass
+class _OrderLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0  # holding or waiting
 
 
 class _AlreadyCredited(Exception):

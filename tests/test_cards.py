@@ -4,6 +4,7 @@ test_pay_pages.py): one credit however often or however late the news arrives.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import AsyncIterator
@@ -299,3 +300,16 @@ async def test_migration_keeps_an_existing_database_and_allows_card(tmp_path: Pa
                             "VALUES (1, 'card', 1000, 'paid', 'y')")  # fmt: skip
         assert (await db.fetch_one("SELECT max(id) FROM topups"))[0] == 6
         assert await db.fetch_all("PRAGMA foreign_key_check") == []
+
+
+async def test_concurrent_returns_for_one_order_confirm_once(card):
+    """Three tabs return at once: one confirm reaches Toss, the others wait and see it done."""
+    uid = await card.customer()
+    c = await card.shop.cards.create_checkout(uid, 4000)
+    q = (await pay(card.toss.url, c.order_id, 4000)).query
+    results = await asyncio.gather(
+        *(card.shop.cards.settle(c.order_id, q["paymentKey"], "4000", c.token) for _ in range(3))
+    )
+    assert sorted(r.outcome.value for r in results) == ["already", "already", "credited"]
+    assert len(card.sim.confirms) == 1 and await card.balance(uid) == 4000
+    assert card.shop.cards._locks == {}

@@ -84,7 +84,9 @@ class Scripts(HTMLParser):
             self.external.append(a["src"])
         elif tag == "script" and a.get("type") != "application/json":
             self.inline += 1
-        if tag == "link" or (tag == "style" and "nonce" not in a):
+        if (tag == "link" and a.get("rel") == "stylesheet") or (
+            tag == "style" and "nonce" not in a
+        ):
             self.styles.append(str(a))
 
 

@@ -119,6 +119,7 @@ def respond(page: Page) -> HTMLResponse:
         '<meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         '<meta name="robots" content="noindex">',
+        '<link rel="icon" href="data:,">',  # no favicon request
         f"<title>{t(lang, page.title_key)}</title>",
         f'<style nonce="{nonce}">{STYLE}</style>',
     ]
