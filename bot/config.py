@@ -191,6 +191,7 @@ class CardConfig(_Section):
     api_url: str = Field("https://api.tosspayments.com", description="the gateway's API base URL")
     sdk_url: str = Field(
         "https://js.tosspayments.com/v2/standard",
+        pattern="^https?://",
         description="the gateway's browser SDK, the one outside script of the pay page",
     )
     min_amount: int = Field(5000, ge=100, description="smallest card top-up, 원")
@@ -205,6 +206,20 @@ class CardConfig(_Section):
     def _bounds(self) -> CardConfig:
         if self.min_amount > self.max_amount:
             raise ValueError("min_amount must not exceed max_amount")
+        return self
+
+    @model_validator(mode="after")
+    def _key_set(self) -> CardConfig:
+        # The payment window takes the "API 개별 연동" keys; widget keys (…_gck_/…_gsk_)
+        # fail in it, and a test client key with a live secret key fails every payment.
+        ck = self.client_key or ""
+        sk = self.secret_key.get_secret_value() if self.secret_key else ""
+        if ck and not ck.startswith(("test_ck_", "live_ck_")):
+            raise ValueError("client_key must be a payment-window key: test_ck_… or live_ck_…")
+        if sk and not sk.startswith(("test_sk_", "live_sk_")):
+            raise ValueError("secret_key must be a payment-window key: test_sk_… or live_sk_…")
+        if ck and sk and ck[:4] != sk[:4]:
+            raise ValueError("client_key and secret_key must be one set (both test_ or live_)")
         return self
 
 

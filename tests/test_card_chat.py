@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.config import ConfigError, parse_config
 from bot.jobs import run_outbox
 from sandbox.toss import TEST_CLIENT_KEY, TEST_SECRET_KEY, TossServer, TossStandIn, serve_toss
 from shop.cards import Settle
@@ -49,3 +50,25 @@ async def test_paid_card_top_up_tells_the_customer_and_shows_in_the_admin_menu(c
     assert "15,000원 · 카드 · @card_buyer" in shown.text
     links = [e["url"] for e in shown.entities if e["type"] == "text_link"]
     assert len(links) == 1 and links[0].startswith("https://dashboard.tosspayments.com/receipt/")
+
+
+def test_card_config_needs_one_window_key_set_and_a_public_address():
+    base = {"provider": {"url": "http://panel.test/api/v2", "key": "k"}}
+    keys = {"client_key": TEST_CLIENT_KEY, "secret_key": TEST_SECRET_KEY}
+    assert not parse_config({**base, "card": keys}, environ={}).card_enabled  # no public_url
+    on = parse_config({**base, "card": keys, "web": {"public_url": "https://s.example"}},
+                      environ={})  # fmt: skip
+    assert on.card_enabled and TEST_SECRET_KEY in on.secrets()
+    env = parse_config({**base, "card": {"client_key": TEST_CLIENT_KEY},
+                        "web": {"public_url": "https://s.example"}},
+                       environ={"SHOP_TOSS_SECRET_KEY": TEST_SECRET_KEY})  # fmt: skip
+    assert env.card_enabled
+    for card, words in (
+        ({"client_key": "test_gck_widget", "secret_key": TEST_SECRET_KEY}, "payment-window"),
+        ({"client_key": TEST_CLIENT_KEY, "secret_key": "live_sk_SeCrEt"}, "one set"),
+        ({"client_key": TEST_CLIENT_KEY, "sdk_url": "javascript:alert(1)"}, "sdk_url"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            parse_config({**base, "card": card}, environ={})
+        assert "card" in str(err.value) and words in str(err.value)
+        assert "SeCrEt" not in str(err.value)
