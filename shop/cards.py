@@ -47,9 +47,11 @@ from payments.gateway import (
     PaymentStatus,
 )
 from shop import notices
+from shop.admin import user_label
 from shop.clock import parse_iso
 from shop.context import ShopContext
 from shop.crashpoints import crashpoint
+from shop.models import User
 from shop.parsing import InputError
 from shop.topups import Topup
 from storage import checkouts, ledger, topups, users
@@ -542,18 +544,14 @@ class CardService:
 
     async def recent_paid(self, limit: int = 10) -> list[PaidCard]:
         """Paid card top-ups, newest first: amount, method, receipt link, customer."""
-        rows = await checkouts.recent_card_topups(self.ctx.db.reader, limit)
+        reader = self.ctx.db.reader
         tz = ZoneInfo(self.ctx.settings.timezone)
-        return [
-            PaidCard(
-                Topup.from_row(r),
-                f"@{r['username']}"
-                if r["username"]
-                else f"{r['first_name']} ({r['telegram_id'] or '#' + str(r['user_id'])})",
-                parse_iso(r["created_at"]).astimezone(tz),
-            )
-            for r in rows
-        ]
+        paid = []
+        for r in await checkouts.recent_card_topups(reader, limit):
+            user = await users.get(reader, r["user_id"])
+            who = user_label(User.from_row(user)) if user else f"#{r['user_id']}"
+            paid.append(PaidCard(Topup.from_row(r), who, parse_iso(r["created_at"]).astimezone(tz)))
+        return paid
 
     async def checkout(self, order_id: str) -> Checkout | None:
         row = await checkouts.by_order(self.ctx.db.reader, order_id)

@@ -92,8 +92,6 @@ async def unsettled(conn: aiosqlite.Connection, now: str, limit: int) -> list[ai
 
 
 async def recent_card_topups(conn: aiosqlite.Connection, limit: int) -> list[aiosqlite.Row]:
-    """Paid card top-ups, newest first, with the customer (admin view)."""
-    sql = """SELECT t.*, u.telegram_id, u.first_name, u.username
-             FROM topups t JOIN users u ON u.id = t.user_id
-             WHERE t.method = 'card' ORDER BY t.id DESC LIMIT ?"""
+    """Paid card top-ups, newest first (admin view)."""
+    sql = "SELECT * FROM topups WHERE method = 'card' ORDER BY id DESC LIMIT ?"
     return list(await conn.execute_fetchall(sql, (limit,)))
