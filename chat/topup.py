@@ -1,12 +1,13 @@
 """잔액충전: bank transfer requests (an admin approves) and payments the front collects
 itself (Telegram Stars), with the pending requests and a way to withdraw them.
 
-Taps: ``t:menu``, ``t:bank``, ``t:stars``, ``t:wd:<id>`` (withdraw), ``t:done``. Steps (in
-``state["step"]`` with flow "topup"): ``bank_amount`` → ``depositor`` → ``receipt`` (a
-photo, where the front takes photos); ``stars_amount`` → an ``Invoice`` effect, and the
-front's ``Paid`` event credits it. Another way to pay (the card payment, "카드결제") is one
-more entry in ``methods`` whose choice is a URL (the checkout page) or a tap of its own in
-``TAPS``. The money-safe work (compare-and-set, unique ledger keys) is in shop/topups.py.
+Taps: ``t:menu``, ``t:bank``, ``t:stars``, ``t:card``, ``t:wd:<id>`` (withdraw),
+``t:done``. Steps (in ``state["step"]`` with flow "topup"): ``bank_amount`` → ``depositor``
+→ ``receipt`` (a photo, where the front takes photos); ``stars_amount`` → an ``Invoice``
+effect, and the front's ``Paid`` event credits it; ``card_amount`` → a checkout and a URL
+choice that opens its pay page (Telegram URL button, Kakao webLink), where the card
+payment happens and from where the customer's news comes back. The money-safe work
+(compare-and-set, unique ledger keys) is in shop/topups.py and shop/cards.py.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from shop.topups import Decision, Topup
 log = logging.getLogger(__name__)
 
 FLOW = "topup"
-STEPS = ("choose", "bank_amount", "depositor", "receipt", "stars_amount")
+STEPS = ("choose", "bank_amount", "depositor", "receipt", "stars_amount", "card_amount")
 STARS_CURRENCY = "XTR"
 
 
@@ -45,7 +46,8 @@ def methods(talk: Talk) -> list[Choice]:
     out = [talk.choice("topup.bank", "t:bank")]
     if stars_enabled(talk):
         out.append(talk.choice("topup.stars", "t:stars"))
-    # 카드결제 goes here: a Choice(label, url=<checkout page>) or a tap handled in TAPS.
+    if talk.shop.cards.enabled:  # keys and the shop's public address are configured
+        out.append(talk.choice("topup.card", "t:card"))
     return out
 
 
@@ -84,6 +86,32 @@ async def ask_stars_amount(talk: Talk) -> None:
     talk.goto(FLOW, "stars_amount")
     talk.show(talk.t("topup.ask_stars_amount", rate=talk.shop.settings.krw_per_star or 0,
                      **_limits(talk)), kind="topup.ask_stars_amount")  # fmt: skip
+
+
+async def ask_card_amount(talk: Talk) -> None:
+    if not talk.shop.cards.enabled:
+        await menu(talk)
+        return
+    talk.goto(FLOW, "card_amount")
+    talk.show(talk.t("topup.ask_card_amount", **talk.shop.cards.limits()),
+              kind="topup.ask_card_amount")  # fmt: skip
+
+
+async def _card_amount(talk: Talk, text: str) -> None:
+    """The amount → a checkout (stored amount, expiry) → a button to its one-time page."""
+    cards = talk.shop.cards
+    try:
+        amount = parse_amount(text, lo=cards.limits()["min"], hi=cards.limits()["max"])
+        checkout = await cards.create_checkout(talk.user.id, amount)
+    except InputError as exc:
+        ask = talk.t("topup.ask_card_amount", **cards.limits())
+        talk.say(_error(talk, exc) + "\n\n" + ask, kind="topup.ask_card_amount")
+        return
+    talk.end()
+    pay = Choice(talk.label(talk.t("topup.card_pay", amount=amount)), url=cards.pay_url(checkout))
+    minutes = talk.shop.settings.card_checkout_minutes
+    talk.say(talk.t("topup.card_checkout", amount=amount, minutes=minutes), [[pay]], menu=True,
+             kind="topup.card_checkout")  # fmt: skip
 
 
 def _amount(talk: Talk, text: str) -> int:
@@ -191,6 +219,8 @@ async def on_text(talk: Talk, text: str) -> bool:
         await _depositor(talk, text)
     elif step == "stars_amount":
         await _stars_amount(talk, text)
+    elif step == "card_amount":
+        await _card_amount(talk, text)
     else:
         return False
     return True
@@ -229,6 +259,7 @@ TAPS: dict[str, Callable[[Talk], Awaitable[None]]] = {
     "menu": menu,
     "bank": ask_bank_amount,
     "stars": ask_stars_amount,
+    "card": ask_card_amount,
     "done": done,
 }
 

@@ -1,16 +1,20 @@
-"""Card top-ups seen from the chat fronts: the customer's news, the admins' view."""
+"""Card top-ups from the chat fronts: 💳 잔액충전 → 💳 카드결제 → an amount → a button to
+the one-time pay page (Telegram URL button, Kakao webLink); the customer's news; the
+admins' view; the [card] config rules."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from bot.config import ConfigError, parse_config
 from bot.jobs import run_outbox
 from sandbox.toss import TEST_CLIENT_KEY, TEST_SECRET_KEY, TossServer, TossStandIn, serve_toss
-from shop.cards import Settle
+from shop.cards import Checkout, Settle
 from tests.botenv import ShopEnv, running_shop
+from tests.kakaoenv import running_kakao
 from tests.tossenv import pay
 
 
@@ -29,6 +33,68 @@ async def card_shop(tmp_path, toss: TossServer) -> AsyncIterator[ShopEnv]:
             "sdk_url": toss.sdk_url, "min_amount": 1000}  # fmt: skip
     async with running_shop(tmp_path, card=card, web={"public_url": "https://shop.example"}) as e:
         yield e
+
+
+def _on_web_face(env: ShopEnv, url: str) -> str:
+    """The pay URL names the public address; this test's HTTP face listens elsewhere."""
+    assert env.serving.web is not None and url.startswith("https://shop.example/pay/")
+    return env.serving.web.url + url.removeprefix("https://shop.example")
+
+
+async def test_card_choice_amount_button_page_window_and_news(card_shop, toss):
+    env = card_shop
+    u = env.user(62)
+    await u.send_text("💳 잔액충전")
+    await u.wait_for("충전 방법을 선택해 주세요")
+    await u.press("💳 카드결제")
+    await u.wait_for(r"카드로 충전하실 금액.*1,000원 ~ 2,000,000원")
+    await u.send_text("500")
+    await u.wait_for("1,000원 ~ 2,000,000원")  # out of range: asked again
+    await u.send_text("2만원")
+    offer = await u.wait_for("카드 결제를 준비했어요")
+    [[button]] = offer.reply_markup["inline_keyboard"]
+    assert button["text"] == "💳 20,000원 결제하기" and "20000" not in button["url"]
+    user = await env.shop.users.by_telegram(62)
+    c = await env.runtime.db.fetch_one("SELECT * FROM checkouts WHERE user_id = ?", (user.id,))
+    assert button["url"] == f"https://shop.example/pay/{c['token']}" and c["amount"] == 20_000
+    success, fail = env.shop.cards.return_urls(Checkout.from_row(c))
+    async with httpx.AsyncClient() as browser:
+        page = await browser.get(_on_web_face(env, button["url"]))
+        assert page.status_code == 200 and "20,000원" in page.text
+        returned = await pay(toss.url, c["order_id"], 20_000, success_url=success, fail_url=fail)
+        assert f"t={c['token']}" in returned.url
+        back = await browser.get(_on_web_face(env, returned.url))
+    assert "충전 완료" in back.text and "현재 잔액: 20,000원" in back.text
+    await run_outbox(env.runtime)
+    await u.wait_for("20,000원 충전이 완료됐어요! 현재 잔액은 20,000원이에요")
+    assert await env.balance(62) == 20_000
+
+
+async def test_card_is_offered_only_when_configured(tmp_path):
+    async with running_shop(tmp_path, card={"client_key": TEST_CLIENT_KEY}) as env:
+        u = env.user(63)
+        await u.send_text("💳 잔액충전")
+        menu = await u.wait_for("충전 방법을 선택해 주세요")
+        assert "💳 카드결제" not in menu.button_labels()
+        await u.press("🏦 무통장입금")  # a stale 카드결제 tap would go back to this menu
+        await u.wait_for("충전하실 금액")
+
+
+async def test_kakao_customer_gets_a_weblink_to_the_pay_page(tmp_path, toss):
+    card = {"client_key": TEST_CLIENT_KEY, "secret_key": TEST_SECRET_KEY, "api_url": toss.url,
+            "sdk_url": toss.sdk_url}  # fmt: skip
+    async with running_kakao(tmp_path, card=card, web={"public_url": "https://shop.example"}) as k:
+        u = k.user()
+        await u.enter()
+        menu = await u.tap("💳 잔액충전")
+        assert "💳 카드결제" in menu.labels
+        await u.tap("💳 카드결제")
+        offer = await u.say("30000")
+        assert "카드 결제를 준비했어요" in offer.text
+        links = [c for c in offer.controls + offer.quick_replies if c.url]
+        assert len(links) == 1 and links[0].action == "webLink"
+        assert links[0].url.startswith("https://shop.example/pay/")
+        assert not k.ob.violations
 
 
 async def test_paid_card_top_up_tells_the_customer_and_shows_in_the_admin_menu(card_shop, toss):
