@@ -97,11 +97,8 @@ async def test_pay_and_credit_once_however_often_the_success_url_is_opened(card)
     paid = await card.shop.cards.page(c.token)
     assert paid is not None and paid.state is PageState.PAID
     [recent] = await card.shop.cards.recent_paid()
-    assert (recent.topup.amount, recent.topup.pay_method, recent.customer) == (
-        10_000,
-        "카드",
-        "고객501 (501)",
-    )
+    assert (recent.topup.amount, recent.topup.pay_method) == (10_000, "카드")
+    assert recent.customer.startswith("고객501") and "501" in recent.customer[5:]
     assert len([x for x in card.sim.confirms if x.answer == 200]) == 1
     await card.invariants_hold()
 
