@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -56,3 +58,22 @@ async def env(tmp_path):
 
     async with running_shop(tmp_path) as shop_env:
         yield shop_env
+
+
+# --- screenshots the browser tests take ------------------------------------------------
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+
+
+@pytest.fixture
+def screenshot_path(tmp_path: Path):
+    """Where a browser test saves a screenshot: docs/ when refreshing the README's pictures
+    (scripts/screenshots.sh sets SHOP_DOCS_SCREENSHOTS=1), else the test's own folder, so an
+    ordinary test run never changes a tracked file."""
+
+    def path(name: str) -> Path:
+        folder = DOCS if os.environ.get("SHOP_DOCS_SCREENSHOTS") == "1" else tmp_path
+        folder.mkdir(exist_ok=True)
+        return folder / name
+
+    return path

@@ -1,7 +1,8 @@
 """The demo page in a real headless Chromium: the whole story a newcomer would click through.
 
 Top-up request as the customer → approval in the admin's chat → an order placed by clicking
-and typing → the completion message pushed by the simulator. Ends with docs/demo.png.
+and typing → the completion message pushed by the simulator. Ends with a screenshot
+(docs/demo.png when run by scripts/screenshots.sh).
 
 Uses the Debian ``chromium`` (scripts/setup-browser.sh installs it); Playwright's own browser
 download is not used. A missing browser is a failure, not a skip: CI must exercise this.
@@ -28,7 +29,6 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-SCREENSHOT = Path(__file__).resolve().parent.parent / "docs" / "demo.png"
 PHONE = {"width": 420, "height": 860}
 WAIT_MS = 10_000  # one bot reply over real HTTP; generous for a loaded CI machine
 # A fast simulator: the order goes through its stages in ~2 s, the scheduler polls every 3 s.
@@ -108,7 +108,7 @@ async def see(page: Page, text: str | re.Pattern[str], within_ms: int = WAIT_MS)
 
 
 async def test_top_up_approve_order_and_completion_in_a_real_browser(
-    page: Page, demo: DemoHandle
+    page: Page, demo: DemoHandle, screenshot_path
 ) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -158,6 +158,5 @@ async def test_top_up_approve_order_and_completion_in_a_real_browser(
     await see(page, re.compile(r"작업이 완료됐어요|일부만 진행됐어요"), within_ms=COMPLETION_MS)
     await expect(chat(page).locator(".msg.bot").last).to_contain_text("1,000개 모두 전달됐어요")
 
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOT))
+    await page.screenshot(path=str(screenshot_path("demo.png")))
     assert errors == [], f"JavaScript errors on the page: {errors}"

@@ -41,6 +41,9 @@ ORDER_REPLY = re.compile(
     r"접수되었어요|이미 접수된|진행 중인 주문이 있어요|확인하고 있어요|처리되지 못했어요"
 )
 STEP_TIMEOUT = 6.0
+# How long a customer keeps trying while the shop is killed and restarted again and again: a
+# budget of time, not of attempts, since a loaded machine restarts the bot more slowly.
+PATIENCE = 300.0
 
 
 @dataclass
@@ -285,12 +288,15 @@ async def step(u: FakeUser, act: Any, expect: str | re.Pattern[str]) -> Any:
     return await u.wait_for(expect, timeout=STEP_TIMEOUT)
 
 
-async def place_order(u: FakeUser, link: str, quantity: int, tries: int = 6) -> str:
+async def place_order(u: FakeUser, link: str, quantity: int, patience: float = PATIENCE) -> str:
     """🛒 주문하기 → 인스타그램 → 한국인 팔로워 → link → quantity → ✅ 확인; retried through
     crashes.
 
     Returns the bot's final answer (placed, replayed, duplicate, review or failed)."""
-    for attempt in range(tries):
+    deadline = time.monotonic() + patience
+    attempt = 0
+    while time.monotonic() < deadline:
+        attempt += 1
         # A fresh link per attempt: if a lost reply hid a placed order, the retry is a new
         # order, so every link belongs to at most one shop order (exact per-order checks).
         link_now = f"{link}a{attempt}"
@@ -313,8 +319,9 @@ async def place_order(u: FakeUser, link: str, quantity: int, tries: int = 6) -> 
     raise AssertionError(f"customer {u.id} could not order {link}")
 
 
-async def request_topup(u: FakeUser, amount: int, tries: int = 6) -> None:
-    for _ in range(tries):
+async def request_topup(u: FakeUser, amount: int, patience: float = PATIENCE) -> None:
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
         try:
             await step(u, u.send_text("💳 잔액충전"), "충전 방법|확인 대기 중")
             if "확인 대기 중" in (u.last_bot_message().text if u.last_bot_message() else ""):
