@@ -787,6 +787,7 @@ class BotApiEmulator:
         }
         self.clock = clock
         self.calls: list[ApiCall] = []
+        self._calls_by_method: dict[str, list[ApiCall]] = {}  # calls_of without a scan
         self.stats: Counter[str] = Counter()
         self.events: list[Event] = []
         self.callback_answers: list[CallbackAnswer] = []
@@ -847,7 +848,7 @@ class BotApiEmulator:
 
     def calls_of(self, method: str) -> list[ApiCall]:
         """Recorded calls of one method (case-insensitive), oldest first."""
-        return [c for c in self.calls if c.method.lower() == method.lower()]
+        return list(self._calls_by_method.get(method.lower(), ()))
 
     async def wait_call(
         self,
@@ -1132,6 +1133,7 @@ class BotApiEmulator:
         name = self._canonical.get(method.lower(), method)
         call = ApiCall(name, dict(raw_params))
         self.calls.append(call)
+        self._calls_by_method.setdefault(name.lower(), []).append(call)
         self.stats["calls"] += 1
         self._call_made.fire()
         response = await self._respond(name, call)
