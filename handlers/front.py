@@ -144,6 +144,11 @@ async def run_turn(update: Update, context: Context, event: Event) -> Reply | No
     turn = Turn(user, language, CAPS, data.get(STATE_KEY) or {}, event)
     reply = await dialog.handle(turn)
     data[STATE_KEY] = reply.state
+    # Written now, not at PTB's next periodic flush: a process killed a second after the
+    # customer's step must still know the step after its restart.
+    persistence = context.application.persistence
+    if persistence is not None and context.user_data is not None:
+        await persistence.update_user_data(update.effective_user.id, context.user_data)
     await render(context.bot, chat.id, reply, language, dialog, update.callback_query)
     _watch_idle(context, update.effective_user.id, chat.id, language, reply.state)
     return reply
