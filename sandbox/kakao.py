@@ -369,10 +369,10 @@ class OpenBuilder:
         if found is not None:
             return found
         seed = f"{self.console.bot_id}:{name}"
-        digest = hashlib.sha256(seed.encode()).hexdigest()
         user = KakaoUser(
-            self, name, key or digest + digest[:2], _plusfriend_key(seed), is_friend=is_friend
-        )
+            self, name, key or key_for(self.console, name), _plusfriend_key(seed),
+            is_friend=is_friend,
+        )  # fmt: skip
         self.users[user.key] = user
         self.transcripts[user.key] = []
         return user
@@ -492,6 +492,12 @@ class OpenBuilder:
                 self.skill_url, content=content, headers={"Content-Type": "application/json"}
             )
         return await self._client.post(self.skill_url, json=body)
+
+
+def key_for(console: Console, name: str) -> str:
+    """The botUserKey of the customer called ``name`` (66 hex digits, like captured ones)."""
+    digest = hashlib.sha256(f"{console.bot_id}:{name}".encode()).hexdigest()
+    return digest + digest[:2]
 
 
 def _plusfriend_key(seed: str) -> str:
