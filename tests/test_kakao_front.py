@@ -114,3 +114,13 @@ async def test_news_by_event_api(tmp_path) -> None:
         # The stranger's push failed: it waits, and is shown at their next message.
         assert "오늘 <특가>" in (await stranger.say("메뉴")).text
         assert kenv.api.cost == 15
+
+
+async def test_without_a_router_block_buttons_are_typed_labels(tmp_path) -> None:
+    async with running_kakao(tmp_path, router=False) as kenv:
+        u = kenv.user()
+        home = await u.enter()
+        assert {c.action for c in home.quick_replies} == {"message"}
+        account = await u.tap("👤 내 정보")  # sent as the text "👤 내 정보" to the fallback
+        assert "잔액" in account.text
+        assert "환영합니다" in (await u.tap("🏠 처음으로")).text
