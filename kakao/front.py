@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 FRONT = "kakao"
 BUDGET_SECONDS = 4.0  # Kakao waits 5 s; what is left is for the network
 SAVE_MARGIN = 0.3  # rendering and saving after the dialog answered
+MAX_QUEUED = 3  # a customer's turns waiting behind each other; more are told to wait
 
 
 @dataclass(frozen=True)
@@ -114,8 +115,11 @@ class KakaoFront:
     async def answer(self, req: SkillRequest, deadline: float) -> dict[str, Any]:
         """The SkillResponse for ``req``, by ``deadline`` (event-loop time) at the latest."""
         loop = asyncio.get_running_loop()
+        claim = self._claim(req.user_key)
+        if claim is None:
+            return self._note(req.lang, "kakao.busy")  # a flood: not queued, not run
         flag = _Flag()
-        task = asyncio.create_task(self._turn(req, flag, deadline))
+        task = asyncio.create_task(self._turn(req, flag, deadline, claim))
         self._turns.add(task)
         task.add_done_callback(self._turn_done)
         done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - loop.time()))
@@ -136,34 +140,63 @@ class KakaoFront:
         controls = Controls(self.settings.router_block_id)
         return text_response(t(lang, key), [controls.quick(t(lang, "common.home"), {"k": "home"})])
 
+    def _claim(self, key: str) -> tuple[asyncio.Lock, list[int]] | None:
+        """A place in the customer's queue of turns (counted at once, before any await)."""
+        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
+        if users[0] >= MAX_QUEUED:
+            return None
+        users[0] += 1
+        return lock, users
+
+    def _release(self, key: str, users: list[int]) -> None:
+        users[0] -= 1
+        if users[0] == 0:
+            self._locks.pop(key, None)
+
     @contextlib.asynccontextmanager
     async def _lock(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.setdefault(key, (asyncio.Lock(), [0]))
-        users[0] += 1
+        """One customer's turns one at a time."""
+        claim = self._claim(key)
+        if claim is None:
+            raise RuntimeError("too many turns queued")
+        lock, users = claim
         try:
             async with lock:
                 yield
         finally:
-            users[0] -= 1
-            if users[0] == 0:
-                self._locks.pop(key, None)
+            self._release(key, users)
 
-    async def _turn(self, req: SkillRequest, flag: _Flag, deadline: float) -> dict[str, Any]:
-        user = await self.shop.users.ensure_front(FRONT, req.user_key, "", req.lang)
-        async with self._lock(req.user_key):
-            record = await self.shop.conversations.load(FRONT, user.id)
-            chat_state = record.get("chat") if isinstance(record.get("chat"), dict) else {}
-            mine = record.get("kakao") if isinstance(record.get("kakao"), dict) else {}
-            page, chat_state = await self._page(req, user, chat_state, mine, deadline)
-            saved = {"labels": page.labels, "rest": page.rest}
-            if flag.late:
-                saved["missed"] = self._missed(page)
+    async def _turn(
+        self,
+        req: SkillRequest,
+        flag: _Flag,
+        deadline: float,
+        claim: tuple[asyncio.Lock, list[int]],
+    ) -> dict[str, Any]:
+        lock, users = claim
+        try:
+            user = await self.shop.users.ensure_front(FRONT, req.user_key, "", req.lang)
+            async with lock:
+                return await self._locked_turn(req, user, flag, deadline)
+        finally:
+            self._release(req.user_key, users)
+
+    async def _locked_turn(
+        self, req: SkillRequest, user: User, flag: _Flag, deadline: float
+    ) -> dict[str, Any]:
+        record = await self.shop.conversations.load(FRONT, user.id)
+        chat_state = record.get("chat") if isinstance(record.get("chat"), dict) else {}
+        mine = record.get("kakao") if isinstance(record.get("kakao"), dict) else {}
+        page, chat_state = await self._page(req, user, chat_state, mine, deadline)
+        saved = {"labels": page.labels, "rest": page.rest}
+        if flag.late:
+            saved["missed"] = self._missed(page)
+        await self.shop.conversations.save(FRONT, user.id, {"chat": chat_state,
+                                                            "kakao": saved})  # fmt: skip
+        if flag.late and "missed" not in saved:  # the deadline passed while saving
+            saved["missed"] = self._missed(page)
             await self.shop.conversations.save(FRONT, user.id, {"chat": chat_state,
                                                                 "kakao": saved})  # fmt: skip
-            if flag.late and "missed" not in saved:  # the deadline passed while saving
-                saved["missed"] = self._missed(page)
-                await self.shop.conversations.save(FRONT, user.id, {"chat": chat_state,
-                                                                    "kakao": saved})  # fmt: skip
         return page.response
 
     @staticmethod

@@ -4,6 +4,7 @@ anything else and the test fails)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 
@@ -88,9 +89,15 @@ async def test_a_slow_turn_answers_in_time_and_shows_its_result_next(kenv: Kakao
     async with kenv.front._lock(u.key):  # something holds this customer's turns up
         slow = await u.tap("👤 내 정보")
         assert "접수했어요" in slow.text and slow.elapsed < 1.0
+        # A flood from one customer is not queued without end: the third waiting is refused.
+        flood = await asyncio.gather(u.say("ㅋ"), u.say("ㅋㅋ"))
+        assert sorted("처리하고 있어요" in t.text for t in flood) == [False, True]
     await kenv.front.idle()
     later = await u.say("메뉴")
-    assert "앞선 요청의 결과" in later.text and "잔액" in later.text and "환영합니다" in later.text
+    seen = later.text
+    while u.has("더 보기"):
+        seen += (await u.tap("더 보기")).text
+    assert "앞선 요청의 결과" in seen and "잔액" in seen and "환영합니다" in seen
 
 
 async def test_news_by_event_api(tmp_path) -> None:
