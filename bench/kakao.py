@@ -39,6 +39,8 @@ QUANTITY = 100
 SERVICE = re.compile(r"인스타 한국인 좋아요")  # panel service 201: Default, no drip-feed
 WAY = re.compile(r"인스타그램|좋아요")  # platform and category entries on the way to it
 OVER = 4.0
+STEP_NAMES = ("welcome", "order", "platform", "category", "service", "buy", "link",
+              "quantity", "confirm")  # fmt: skip
 
 
 def free_port() -> int:
@@ -167,6 +169,11 @@ async def drive_all(args: argparse.Namespace, skill_url: str) -> dict:
     finally:
         await ob.aclose()
     report["times"] = [t.elapsed for t in ob.turns]
+    by_step: dict[int, list[float]] = {}
+    for u in users:
+        for i, t in enumerate(u.turns):
+            by_step.setdefault(i, []).append(t.elapsed)
+    report["by_step"] = by_step
     report["refused"] = [t.error for t in ob.violations if not t.late]
     report["warnings"] = len(ob.warnings)
     return report
@@ -217,6 +224,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"skill response: p50 {quantile(times, 0.5) * 1000:.0f} ms, "
               f"p99 {quantile(times, 0.99) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms, "
               f"mean {statistics.fmean(times) * 1000:.0f} ms")  # fmt: skip
+    for step, xs in sorted(report["by_step"].items()):
+        name = STEP_NAMES[step] if step < len(STEP_NAMES) else f"step {step}"
+        print(f"  {name:<10} p50 {quantile(xs, 0.5) * 1000:4.0f} ms  "
+              f"p99 {quantile(xs, 0.99) * 1000:4.0f} ms")  # fmt: skip
     print(f"answers over {OVER:g} s: {over} ({over / max(1, len(times)):.2%}); "
           f"refused by the validator: {len(report['refused'])} {report['refused'][:2]}; "
           f"warnings: {report['warnings']}")  # fmt: skip
