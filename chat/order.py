@@ -374,6 +374,8 @@ def result_text(talk: Talk, result: PlaceResult) -> tuple[str, bool]:
     match result.outcome:
         case PlaceOutcome.PLACED:
             return talk.t("order.placed", id=oid), False
+        case PlaceOutcome.ACCEPTED:  # paid; a front's deadline came before the panel
+            return talk.t("order.accepted", id=oid), False
         case PlaceOutcome.REPLAYED:
             return talk.t("order.replayed", id=oid), False
         case PlaceOutcome.INSUFFICIENT:

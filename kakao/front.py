@@ -229,9 +229,10 @@ class KakaoFront:
         reply = await self.dialog.handle(Turn(user, lang, KAKAO, chat_state, event, within))
         screens: list[Screen] = []
         news = await self.news.take_for(user.id)
-        if news:
-            text = t(lang, "kakao.news") + "\n\n" + "\n\n".join(html.escape(n) for n in news)
-            screens.append(Screen(text, kind="kakao.news"))
+        if news:  # one bubble: the header, every item, their choices (e.g. 상세보기)
+            text = "\n\n".join([t(lang, "kakao.news"), *(n.text for n in news)])
+            rows = tuple(row for n in news for row in n.rows)
+            screens.append(Screen(text, rows, kind="kakao.news"))
         if reply.toast:
             screens.append(Screen(html.escape(reply.toast), kind="kakao.toast"))
         screens += reply.screens

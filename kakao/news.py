@@ -22,10 +22,10 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
-from chat.htmltext import clip, plain
-from chat.i18n import Safe, t
+from chat.htmltext import clip
+from chat.news import render as render_news
+from chat.screens import Screen
 from kakao.event_api import MAX_USERS, EventApiClient, EventApiError
 from shop.jobs import OutboxRow, ShopJobs
 from shop.shop import Shop
@@ -42,31 +42,19 @@ DAILY_CAP = 10_000  # Event API messages a day (15 원 each)
 NEWS_TEXT = 1000  # the event block shows data.text in a simpleText
 
 
-def _params(payload: dict[str, Any]) -> dict[str, Any]:
-    # Ids are names, not amounts: "#1234", not "#1,234" (as the Telegram sender does).
-    out: dict[str, Any] = {}
-    for key, value in payload.items():
-        if key == "lang":
-            continue
-        if value is None:
-            value = "-"
-        elif key.endswith("_id") or key == "id":
-            value = str(value)
-        out[key] = value
-    return out
-
-
-def news_line(row: OutboxRow) -> str | None:
-    """One outbox row as plain text in the customer's language (None: not renderable)."""
-    lang = row.payload.get("lang", "ko")
-    params = _params(row.payload)
-    if row.event == "broadcast":
-        params["text"] = Safe(row.payload.get("text", ""))  # escaped when it was written
+def news_screen(row: OutboxRow) -> Screen | None:
+    """One outbox row as chat/ renders it for every front (None: not renderable)."""
     try:
-        return plain(t(lang, f"notify.{row.event}", **params)).strip()
+        return render_news(row.event, row.payload)
     except (KeyError, IndexError, ValueError):
         log.warning("kakao news: cannot render %s (row %s)", row.event, row.id)
         return None
+
+
+def news_line(row: OutboxRow) -> str | None:
+    """One outbox row as plain text (what an Event API message shows)."""
+    screen = news_screen(row)
+    return None if screen is None else screen.plain.strip()
 
 
 def news_text(lines: list[str], limit: int = NEWS_TEXT) -> str:
@@ -102,20 +90,20 @@ class KakaoNews:
 
     # ---- shown at the next message ------------------------------------------------------
 
-    async def take_for(self, user_id: int) -> list[str]:
-        """The customer's undelivered news as text, marked delivered: the caller shows it."""
+    async def take_for(self, user_id: int) -> list[Screen]:
+        """The customer's undelivered news, marked delivered: the caller shows it."""
         rows = await self.jobs.pending_notices_for(user_id, limit=10)
-        lines = []
+        screens = []
         for row in rows:
             if row.id in self._in_flight:
                 continue  # the Event API is delivering it right now; shown if that fails
-            line = news_line(row)
-            if line is None:
+            screen = news_screen(row)
+            if screen is None:
                 await self.jobs.notice_failed(row.id, "not renderable for kakao")
                 continue
-            lines.append(line)
+            screens.append(screen)
             await self.jobs.notice_sent(row.id)
-        return lines
+        return screens
 
     # ---- pushed by the Event API --------------------------------------------------------
 

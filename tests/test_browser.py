@@ -160,3 +160,59 @@ async def test_top_up_approve_order_and_completion_in_a_real_browser(
 
     await page.screenshot(path=str(screenshot_path("demo.png")))
     assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def kakao(page: Page) -> Locator:
+    return page.locator("#kakao")
+
+
+async def kakao_see(page: Page, text: str | re.Pattern[str], within_ms: int = WAIT_MS) -> None:
+    await expect(page.locator("#k-messages")).to_contain_text(text, timeout=within_ms)
+
+
+async def kakao_say(page: Page, text: str) -> None:
+    await page.locator("#k-input").fill(text)
+    await page.locator("#k-input").press("Enter")
+    await expect(page.locator("#k-messages .krow.me").last).to_contain_text(text)
+
+
+async def kakao_tap(page: Page, label: str | re.Pattern[str]) -> None:
+    """The newest control with that label: a quick-reply chip, a card button or list item."""
+    await kakao(page).get_by_role("button", name=label).last.click()
+
+
+async def test_kakao_chat_orders_and_gets_the_admins_approval(page: Page, demo: DemoHandle) -> None:
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await page.set_viewport_size({"width": 980, "height": 900})  # both phones side by side
+    await page.goto(demo.url)
+    await kakao_see(page, "환영합니다")
+    await kakao_see(page, "50,000원")
+
+    # a bank top-up requested on KakaoTalk …
+    await kakao_tap(page, "💳 잔액충전")
+    await kakao_tap(page, re.compile("무통장"))
+    await kakao_say(page, "30000")
+    await kakao_say(page, "김카카오")
+    await kakao_see(page, re.compile(r"충전 요청 #\d+"))
+    # … approved by the admin in the Telegram chat, and the news reaches KakaoTalk
+    await switch_to(page, "데모 관리자")
+    notice = chat(page).locator(".msg", has_text="입금자: 김카카오")
+    await expect(notice).to_contain_text("kakao #")
+    await notice.get_by_role("button", name="승인", exact=True).click()
+    await kakao_see(page, "30,000원 충전이 완료됐어요! 현재 잔액은 80,000원이에요.")
+
+    # an order by chips, cards and typing (a pushed message has no chips: type 메뉴)
+    await kakao_say(page, "메뉴")
+    await kakao_tap(page, "🛒 주문하기")
+    await kakao_see(page, "플랫폼")
+    await kakao_say(page, "#1")
+    await kakao_tap(page, "🛒 주문하기")
+    await kakao_see(page, "링크")
+    await kakao_say(page, "https://instagram.com/kakao_demo")
+    await kakao_say(page, "1,000개")
+    await kakao_see(page, "80,000원 → 59,420원")
+    await kakao_tap(page, "✅ 확인")
+    await kakao_see(page, re.compile(r"주문이 접수되었어요|주문을 접수했어요"))
+    await kakao(page).screenshot(path=str(SCREENSHOT.parent / "demo-kakao.png"))
+    assert errors == [], f"JavaScript errors on the page: {errors}"
