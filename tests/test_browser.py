@@ -181,7 +181,9 @@ async def kakao_tap(page: Page, label: str | re.Pattern[str]) -> None:
     await kakao(page).get_by_role("button", name=label).last.click()
 
 
-async def test_kakao_chat_orders_and_gets_the_admins_approval(page: Page, demo: DemoHandle) -> None:
+async def test_kakao_chat_orders_and_gets_the_admins_approval(
+    page: Page, demo: DemoHandle, screenshot_path
+) -> None:
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     await page.set_viewport_size({"width": 980, "height": 900})  # both phones side by side
@@ -214,5 +216,5 @@ async def test_kakao_chat_orders_and_gets_the_admins_approval(page: Page, demo: 
     await kakao_see(page, "80,000원 → 59,420원")
     await kakao_tap(page, "✅ 확인")
     await kakao_see(page, re.compile(r"주문이 접수되었어요|주문을 접수했어요"))
-    await kakao(page).screenshot(path=str(SCREENSHOT.parent / "demo-kakao.png"))
+    await kakao(page).screenshot(path=str(screenshot_path("demo-kakao.png")))
     assert errors == [], f"JavaScript errors on the page: {errors}"
