@@ -16,8 +16,8 @@ from bot.persistence import SQLitePersistence
 from bot.processor import PerUserUpdateProcessor
 from bot.runtime import ShopRuntime
 from bot.telegram_request import StatusRequest, describe_failure
+from chat.i18n import t
 from handlers import register_all
-from handlers.i18n import t
 from handlers.throttle import Pacer
 from shop.jobs import ShopJobs
 from shop.shop import Shop

@@ -37,6 +37,7 @@ from telegram.ext import (
     filters,
 )
 
+from chat.i18n import Safe, t
 from handlers.common import (
     Context,
     answer,
@@ -48,7 +49,6 @@ from handlers.common import (
     shop_of,
     show,
 )
-from handlers.i18n import Safe, t
 from shop.admin import AdminService, check_reason, user_label
 from shop.context import new_token
 from shop.models import Order, Service
