@@ -113,8 +113,10 @@ async def categories(talk: Talk, platform_key: str, page: int) -> None:
     chunk, page, pages = page_of(plat.categories, page, per_page(talk))
     _menu_state(talk, step="categories", p=plat.key, pg=page)
     first = page * per_page(talk)
-    labels = [talk.label(f"{first + i + 1}. {c.name}") for i, c in enumerate(chunk)]
-    shortened = any(lab.endswith("…") for lab in labels)
+    labels = [talk.label(c.name) for c in chunk]
+    shortened = any(lab != " ".join(c.name.split()) for lab, c in zip(labels, chunk, strict=True))
+    if shortened:  # numbered, so a cut button can be found in the list of full names
+        labels = [talk.label(f"{first + i + 1}. {c.name}") for i, c in enumerate(chunk)]
     name = talk.t(f"platform.{plat.key}")
     lines = ""
     if shortened:  # the buttons cut a name: the text gives every name in full

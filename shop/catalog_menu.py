@@ -57,7 +57,8 @@ PLATFORMS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 ETC = "etc"
 PLATFORM_KEYS = (*(k for k, _ in PLATFORMS), ETC)
-WORD_CACHE = 512
+WORD_CACHE = 512  # words (and queries) whose results are remembered
+MAX_RESULTS = 1000
 
 # Words customers type for the same thing in either language (search matches any of a
 # group): "youtube views" finds "유튜브 조회수".
@@ -148,34 +149,29 @@ class CatalogMenu:
             by_category.setdefault(s.category, []).append(s)
         grouped: dict[str, list[MenuCategory]] = {}
         self._category_of: dict[int, MenuCategory] = {}
-        blobs: list[tuple[Service, str]] = []
+        tails: dict[str, str] = {}  # category key → its words and its platform's
         for name, services in by_category.items():
             platform = platform_of(name) or _majority(services) or ETC
             cat = MenuCategory(category_key(name), name, platform, tuple(services))
             grouped.setdefault(platform, []).append(cat)
-            tail = f"{_norm(name)} {_ALIASES.get(platform, '')}"
+            tails[cat.key] = f"{_norm(name)} {_ALIASES.get(platform, '')}"
             for s in services:
                 self._category_of[s.id] = cat
-                blobs.append((s, f"{_norm(s.name)} {tail}"))
         self.platforms = tuple(
             MenuPlatform(k, tuple(grouped[k])) for k in PLATFORM_KEYS if k in grouped
         )
         self._platforms = {p.key: p for p in self.platforms}
         self._categories = {c.key: c for p in self.platforms for c in p.categories}
-        order = {c.key: i for i, c in enumerate(self._categories.values())}
-        # Search results come in menu order: platform, category, then the panel's order.
-        blobs.sort(key=lambda sb: order[self._category_of[sb[0].id].key])
-        self._services = [s for s, _ in blobs]
+        # In menu order (platform, category, the panel's order): search results too.
+        self._services = [s for c in self._categories.values() for s in c.services]
         self._by_id = {s.id: s for s in self._services}
-        # One text of every service's words, one line each: a search is one regex scan
-        # per word (in C), not a Python loop over thousands of services.
-        self._text = "\n".join(b.replace("\n", " ") for _, b in blobs)
-        self._word_cache: dict[str, frozenset[int]] = {}
-        self._starts: list[int] = []
-        at = 0
-        for _, b in blobs:
-            self._starts.append(at)
-            at += len(b) + 1
+        # Two texts, one line per service (its name; its category and platform words): a
+        # search is one str.find scan per word and text, in C, not a Python loop over
+        # thousands of services.
+        self._names = _Lines([_norm(s.name) for s in self._services])
+        self._tails = _Lines([tails[self._category_of[s.id].key] for s in self._services])
+        self._word_cache: dict[str, tuple[frozenset[int], frozenset[int]]] = {}
+        self._query_cache: dict[str, list[int]] = {}
 
     def platform(self, key: str) -> MenuPlatform | None:
         return self._platforms.get(key)
@@ -194,39 +190,69 @@ class CatalogMenu:
         m = _NUMBER.match(text.strip())
         return self._by_id.get(int(m.group(1))) if m else None
 
-    def search(self, query: str, limit: int = 1000) -> list[Service]:
+    def search(self, query: str, limit: int = MAX_RESULTS) -> list[Service]:
         """Services whose name, category or platform holds every word of ``query`` (or a
-        word meaning the same), in menu order; at most ``limit``."""
-        words = _norm(query).split()
+        word meaning the same): those with the words in their own name first, then menu
+        order; at most ``limit`` (≤ MAX_RESULTS)."""
+        words = set(_norm(query).split())
         if not words:
             return []
+        key = " ".join(sorted(words))
+        ranked = self._query_cache.get(key)
+        if ranked is None:
+            ranked = self._query_cache[key] = self._rank(words)[:MAX_RESULTS]
+            if len(self._query_cache) > WORD_CACHE:
+                self._query_cache.clear()
+        return [self._services[i] for i in ranked[:limit]]
+
+    def _rank(self, words: set[str]) -> list[int]:
         found: frozenset[int] | None = None
-        for word in sorted(set(words), key=len, reverse=True):
-            hits = self._hits(word)
-            found = hits if found is None else found & hits
+        hits = [self._hits(w) for w in sorted(words, key=len, reverse=True)]
+        for in_name, in_tail in hits:
+            found = (in_name | in_tail) if found is None else found & (in_name | in_tail)
             if not found:
                 return []
-        return [self._services[i] for i in sorted(found or ())[:limit]]
 
-    def _hits(self, word: str) -> frozenset[int]:
-        """Positions (in menu order) of the services whose words contain ``word`` or a
-        synonym. Customers type the same few words: the last few hundred are remembered
-        (the whole index is rebuilt when the catalog changes)."""
+        def rank(i: int) -> tuple[int, int]:
+            return (-sum(2 * (i in n) + (i in c) for n, c in hits), i)
+
+        return sorted(found or (), key=rank)
+
+    def _hits(self, word: str) -> tuple[frozenset[int], frozenset[int]]:
+        """The services (by menu position) whose name, and whose category or platform
+        words, contain ``word`` or a synonym. Customers type the same few words: the last
+        few hundred are remembered (the whole index is rebuilt when the catalog changes)."""
         cached = self._word_cache.get(word)
-        if cached is not None:
-            return cached
-        text, starts = self._text, self._starts
-        hits: set[int] = set()
-        for alt in _alternatives(word):
-            pos = text.find(alt)
-            while pos >= 0:  # one hit per service: jump to the next service's line
+        if cached is None:
+            alts = _alternatives(word)
+            cached = (self._names.containing(alts), self._tails.containing(alts))
+            if len(self._word_cache) >= WORD_CACHE:
+                self._word_cache.clear()
+            self._word_cache[word] = cached
+        return cached
+
+
+class _Lines:
+    """Lines of text joined into one string, searched by substring."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.text = "\n".join(line.replace("\n", " ") for line in lines)
+        self.starts: list[int] = []
+        at = 0
+        for line in lines:
+            self.starts.append(at)
+            at += len(line) + 1
+
+    def containing(self, needles: Iterable[str]) -> frozenset[int]:
+        """Indexes of the lines that contain any of ``needles``."""
+        text, starts, out = self.text, self.starts, set()
+        for needle in needles:
+            pos = text.find(needle)
+            while pos >= 0:  # one hit per line: jump to the next line
                 i = bisect_right(starts, pos) - 1
-                hits.add(i)
-                pos = text.find(alt, starts[i + 1]) if i + 1 < len(starts) else -1
-        if len(self._word_cache) >= WORD_CACHE:
-            self._word_cache.clear()
-        result = self._word_cache[word] = frozenset(hits)
-        return result
+                out.add(i)
+                pos = text.find(needle, starts[i + 1]) if i + 1 < len(starts) else -1
+        return frozenset(out)
 
 
 def _alternatives(word: str) -> tuple[str, ...]:
