@@ -21,6 +21,8 @@ starlette). A front drives it with one call per customer turn::
   ``Tap(data)`` a tapped choice's data (old and forged data are answered safely),
   ``Command(name)`` (start, help, order, balance, orders, topup, cancel), ``Media(kind,
   ref)`` (a photo or sticker), ``Paid(...)`` (a payment the front collected: Stars).
+- ``answer_within`` (optional): seconds the front can still wait before it must answer
+  (KakaoTalk's 5-second rule); a confirmed order's panel call then finishes after it.
 
 A ``Reply`` (``chat.turns``) has ``screens`` (``chat.screens.Screen``: HTML ``text`` with
 escaped parameters — ``Screen.plain`` for plain-text fronts —, ``rows`` of ``Choice``
