@@ -9,7 +9,6 @@ second press changes nothing; every action writes an audit row.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -26,7 +25,7 @@ from shop.parsing import InputError
 from shop.refunds import refund_failed_order
 from shop.topups import Decision
 from storage import admin_queries, audit, ledger, orders, outbox, services, users
-from storage.errors import InsufficientBalance
+from storage.errors import DuplicatePanelOrder, InsufficientBalance
 from storage.ledger import Posting
 
 log = logging.getLogger(__name__)
@@ -144,7 +143,7 @@ class AdminService:
                         after={"status": st.PENDING, "panel_order_id": panel_order_id}, now=now,
                     )  # fmt: skip
                 final = await orders.get(conn, order_id)
-        except sqlite3.IntegrityError:
+        except DuplicatePanelOrder:
             return AdminResult(Decision.ALREADY, Order.from_row(row), error="duplicate panel id")
         return AdminResult(Decision.DONE if ok else Decision.ALREADY, Order.from_row(final))
 

@@ -14,8 +14,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import aiosqlite
-
 from fulfillment.models import ItemError, OrderStatus, PanelError, PanelStatus, StatusBatch
 from shop import money, notices
 from shop import statuses as st
@@ -23,6 +21,7 @@ from shop.context import ShopContext
 from shop.crashpoints import crashpoint
 from storage import ledger, orders, users
 from storage.ledger import Posting
+from storage.rows import Connection, Row
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ class PollReport:
     settled: list[int] = field(default_factory=list)
 
 
-def _ended_subscription(row: aiosqlite.Row, s: object) -> bool:
+def _ended_subscription(row: Row, s: object) -> bool:
     return (
         row["kind"] == "subscription"
         and isinstance(s, OrderStatus)
@@ -98,7 +97,7 @@ class FulfilmentService:
     async def _apply_chunk(
         self,
         chunk: list[str],
-        by_panel: dict[str, aiosqlite.Row],
+        by_panel: dict[str, Row],
         results: dict[str, OrderStatus | ItemError],
         report: PollReport,
     ) -> None:
@@ -147,7 +146,7 @@ class FulfilmentService:
             report.unknown += outcome == "unknown"
 
     async def _apply_alone(
-        self, row: aiosqlite.Row, answer: OrderStatus | ItemError, usage: dict[int, int | None]
+        self, row: Row, answer: OrderStatus | ItemError, usage: dict[int, int | None]
     ) -> str:
         try:
             async with self.ctx.db.transaction() as conn:
@@ -156,12 +155,12 @@ class FulfilmentService:
             log.exception("applying the status of order %s failed", row["id"])
             return "error"
 
-    async def _backoff(self, rows: list[aiosqlite.Row], error: str) -> None:
+    async def _backoff(self, rows: list[Row], error: str) -> None:
         async with self.ctx.db.transaction() as conn:
             for row in rows:
                 await self._backoff_in(conn, row, error)
 
-    async def _backoff_in(self, conn: aiosqlite.Connection, row: aiosqlite.Row, error: str) -> None:
+    async def _backoff_in(self, conn: Connection, row: Row, error: str) -> None:
         failures = row["poll_failures"] + 1
         wait = min(MAX_BACKOFF_SECONDS, self._interval() * 2 ** min(failures, 10))
         await orders.update(
@@ -186,8 +185,8 @@ class FulfilmentService:
 
     async def _apply_row(
         self,
-        conn: aiosqlite.Connection,
-        row: aiosqlite.Row,
+        conn: Connection,
+        row: Row,
         status: OrderStatus | ItemError,
         used_units: int | None,
     ) -> str:
@@ -214,7 +213,7 @@ class FulfilmentService:
         return await self._progress(conn, row, status, target)
 
     def _progress_fields(
-        self, row: aiosqlite.Row, s: OrderStatus, target: str
+        self, row: Row, s: OrderStatus, target: str
     ) -> tuple[dict[str, Any] | None, bool, bool]:
         """(fields to write or None when nothing changed, same-for-the-customer, started)."""
         now = self.ctx.now_iso()
@@ -236,9 +235,7 @@ class FulfilmentService:
             return None, True, False  # nothing to write
         return fields, same, started
 
-    async def _progress(
-        self, conn: aiosqlite.Connection, row: aiosqlite.Row, s: OrderStatus, target: str
-    ) -> str:
+    async def _progress(self, conn: Connection, row: Row, s: OrderStatus, target: str) -> str:
         fields, same, started = self._progress_fields(row, s, target)
         if fields is None or not await orders.update(conn, row["id"], st.POLLED, fields):
             return "same"
@@ -251,7 +248,7 @@ class FulfilmentService:
         return "same" if same else "changed"
 
     def _plain_progress(
-        self, row: aiosqlite.Row, answer: OrderStatus | ItemError
+        self, row: Row, answer: OrderStatus | ItemError
     ) -> tuple[dict[str, Any] | None, bool] | None:
         """For the common poll answer — an ordinary order still queued or delivering, with
         nothing to notify — the fields to write; None for anything that needs _apply_row."""
@@ -267,9 +264,7 @@ class FulfilmentService:
             return None
         return fields, same
 
-    async def _finish(
-        self, conn: aiosqlite.Connection, row: aiosqlite.Row, s: OrderStatus, target: str
-    ) -> str:
+    async def _finish(self, conn: Connection, row: Row, s: OrderStatus, target: str) -> str:
         price, quantity, oid = row["price"], row["quantity"], row["id"]
         remains = _clamp(s.remains, quantity)
         if target == st.CANCELED:
@@ -308,9 +303,7 @@ class FulfilmentService:
         )  # fmt: skip
         return "finished"
 
-    async def _panel_failed(
-        self, conn: aiosqlite.Connection, row: aiosqlite.Row, s: OrderStatus
-    ) -> str:
+    async def _panel_failed(self, conn: Connection, row: Row, s: OrderStatus) -> str:
         """Fail/Error (or an unusable Partial): keep the money where it is, ask a human."""
         now = self.ctx.now_iso()
         reason = f"panel reported {s.raw_status!r} (remains {s.remains})"
@@ -324,9 +317,7 @@ class FulfilmentService:
         await notices.order_review(conn, self.ctx.settings, row, reason, now)
         return "changed"
 
-    async def _unknown_word(
-        self, conn: aiosqlite.Connection, row: aiosqlite.Row, word: str
-    ) -> None:
+    async def _unknown_word(self, conn: Connection, row: Row, word: str) -> None:
         now = self.ctx.now_iso()
         log.warning("order %s: unknown panel status %r; still polling", row["id"], word)
         await orders.update(
@@ -344,7 +335,7 @@ class FulfilmentService:
 
     # ---- subscriptions ----------------------------------------------------------------
 
-    async def _usage_or_none(self, row: aiosqlite.Row, s: OrderStatus | ItemError) -> int | None:
+    async def _usage_or_none(self, row: Row, s: OrderStatus | ItemError) -> int | None:
         try:
             assert isinstance(s, OrderStatus)
             return await self._subscription_used_units(row, s)
@@ -352,7 +343,7 @@ class FulfilmentService:
             log.warning("subscription %s: child statuses unavailable: %s", row["id"], exc)
             return None
 
-    async def _subscription_used_units(self, row: aiosqlite.Row, s: OrderStatus) -> int:
+    async def _subscription_used_units(self, row: Row, s: OrderStatus) -> int:
         """Units delivered, derived from the children's charges at the stored rate."""
         if not s.child_orders:
             return 0
@@ -363,9 +354,7 @@ class FulfilmentService:
         )
         return money.units_from_charge(charge, Decimal(row["rate"]))
 
-    async def _settle(
-        self, conn: aiosqlite.Connection, row: aiosqlite.Row, s: OrderStatus, used_units: int
-    ) -> str:
+    async def _settle(self, conn: Connection, row: Row, s: OrderStatus, used_units: int) -> str:
         oid, price = row["id"], row["price"]
         used_units = min(used_units, row["quantity"])
         cost = min(price, money.order_price(row["price_per_1000"], used_units)) if used_units else 0
@@ -446,7 +435,7 @@ class FulfilmentService:
             changed += await self._refill_changed(row, res.status)
         return changed
 
-    async def _refill_changed(self, row: aiosqlite.Row, status: str) -> int:
+    async def _refill_changed(self, row: Row, status: str) -> int:
         now = self.ctx.now_iso()
         async with self.ctx.db.transaction() as conn:
             await orders.update(

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiosqlite
-
 from shop.settings import ShopSettings
 from storage import outbox, users
+from storage.rows import Connection
 
 
 def who(user_row: Any) -> str:
@@ -24,7 +23,7 @@ def who(user_row: Any) -> str:
 
 
 async def to_user(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     *,
     user_row: Any,
     key: str,
@@ -45,7 +44,7 @@ async def to_user(
 
 
 async def to_admins(
-    conn: aiosqlite.Connection,
+    conn: Connection,
     settings: ShopSettings,
     *,
     key: str,
@@ -64,7 +63,7 @@ async def to_admins(
 
 
 async def order_review(
-    conn: aiosqlite.Connection, settings: ShopSettings, row: Any, reason: str, now: str
+    conn: Connection, settings: ShopSettings, row: Any, reason: str, now: str
 ) -> None:
     """An order went to the review queue: the customer is told it is being checked and
     every admin gets its facts."""

@@ -13,7 +13,6 @@ import asyncio
 import dataclasses
 import json
 import logging
-import sqlite3
 from datetime import date, timedelta
 
 from fulfillment.models import AddRequest, PanelRejected, PanelUnavailable, ServiceType
@@ -35,8 +34,14 @@ from shop.parsing import InputError
 from shop.refunds import refund_failed_order
 from storage import ledger, orders, quotes, users
 from storage.db import StorageError
-from storage.errors import DuplicateActiveJob, InsufficientBalance
+from storage.errors import (
+    DuplicateActiveJob,
+    DuplicateConfirmation,
+    DuplicatePanelOrder,
+    InsufficientBalance,
+)
 from storage.ledger import Posting
+from storage.rows import Row
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +125,7 @@ def _expiry_for_panel(iso_day: str | None) -> str | None:
     return None if not iso_day else date.fromisoformat(iso_day).strftime("%d/%m/%Y")
 
 
-def add_request(service: Service, row: sqlite3.Row) -> AddRequest:
+def add_request(service: Service, row: Row) -> AddRequest:
     """The panel call for a stored order, with only the fields its type takes."""
     comments = tuple(json.loads(row["comments"])) if row["comments"] else ()
     return AddRequest(
@@ -222,7 +227,7 @@ class OrderService:
             if row is not None:
                 return self._replayed(user_id, row)
             return PlaceResult(PlaceOutcome.DUPLICATE_JOB)
-        except sqlite3.IntegrityError as exc:
+        except DuplicateConfirmation as exc:
             # The same token confirmed concurrently: the other call created the order.
             row = await orders.get_by_token(self.ctx.db.reader, token)
             if row is None:
@@ -275,12 +280,12 @@ class OrderService:
         if self._background:
             await asyncio.wait(set(self._background), timeout=timeout)
 
-    def _replayed(self, user_id: int, row: sqlite3.Row) -> PlaceResult:
+    def _replayed(self, user_id: int, row: Row) -> PlaceResult:
         if row["user_id"] != user_id:
             return PlaceResult(PlaceOutcome.NOT_FOUND)
         return PlaceResult(PlaceOutcome.REPLAYED, Order.from_row(row))
 
-    async def _create(self, user_id: int, service: Service, inp: OrderInput, q: sqlite3.Row) -> int:
+    async def _create(self, user_id: int, service: Service, inp: OrderInput, q: Row) -> int:
         now = self.ctx.now_iso()
         kind = "subscription" if service.type == ServiceType.SUBSCRIPTIONS else "order"
         units = _units(service, inp)
@@ -353,7 +358,7 @@ class OrderService:
                     {"status": st.PENDING, "panel_order_id": panel_id, "submitted_at": now,
                      "updated_at": now, "next_poll_at": now},
                 )  # fmt: skip
-        except sqlite3.IntegrityError:
+        except DuplicatePanelOrder:
             # The panel handed out an id we already hold: a human must look.
             return await self._to_review(order_id, f"panel returned a duplicate id {panel_id}")
         if row is None:
@@ -362,7 +367,7 @@ class OrderService:
             assert row is not None
         return PlaceResult(PlaceOutcome.PLACED, Order.from_row(row))
 
-    async def _fail(self, row: sqlite3.Row, reason: str, *, funds: bool) -> PlaceResult:
+    async def _fail(self, row: Row, reason: str, *, funds: bool) -> PlaceResult:
         order_id = row["id"]
         now = self.ctx.now_iso()
         async with self.ctx.db.transaction() as conn:

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiosqlite
-
 from shop import notices
 from storage import ledger, users
 from storage.ledger import Posting
+from storage.rows import Connection
 
 
 async def refund_failed_order(
-    conn: aiosqlite.Connection, row: Any, *, note: str, now: str, actor: int | None = None
+    conn: Connection, row: Any, *, note: str, now: str, actor: int | None = None
 ) -> Any:
     """Call inside the transaction that marked the order failed; returns the user row."""
     oid = row["id"]

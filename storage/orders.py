@@ -10,7 +10,7 @@ from typing import Any
 import aiosqlite
 
 from storage.columns import set_clause
-from storage.errors import DuplicateActiveJob
+from storage.errors import Conflict, DuplicateActiveJob, DuplicateConfirmation, DuplicatePanelOrder
 from storage.rows import one as first_row
 
 INSERTABLE = (
@@ -28,6 +28,20 @@ UPDATABLE = frozenset(
     }
 )  # fmt: skip
 
+
+def _conflict(exc: sqlite3.IntegrityError) -> Conflict | None:
+    """The uniqueness rule an order write broke, as the shop's own error type (None for a
+    CHECK failure: that is a bug, not a business answer)."""
+    text = str(exc)
+    if "orders.service_id, orders.job_key" in text:
+        return DuplicateActiveJob(text)
+    if "orders.confirm_token" in text:
+        return DuplicateConfirmation(text)
+    if "orders.panel_order_id" in text:
+        return DuplicatePanelOrder(text)
+    return Conflict(text) if "UNIQUE" in text else None
+
+
 ACTIVE = ("created", "submitting", "pending", "processing", "in_progress", "needs_review")
 POLLABLE = ("pending", "processing", "in_progress")
 
@@ -41,9 +55,9 @@ async def insert(conn: aiosqlite.Connection, values: Mapping[str, Any]) -> int:
     try:
         cur = await conn.execute(sql, [values[c] for c in cols])
     except sqlite3.IntegrityError as exc:
-        if "orders.service_id, orders.job_key" in str(exc):
-            raise DuplicateActiveJob from exc
-        raise
+        if (conflict := _conflict(exc)) is None:
+            raise
+        raise conflict from exc
     assert cur.lastrowid is not None
     return cur.lastrowid
 
@@ -78,7 +92,12 @@ async def update(
         f"UPDATE orders SET {set_clause(UPDATABLE, fields)} "  # noqa: S608 - allow-listed
         "WHERE id = ? AND status IN (SELECT value FROM json_each(?))"
     )
-    cur = await conn.execute(sql, (*fields.values(), order_id, json.dumps(expected)))
+    try:
+        cur = await conn.execute(sql, (*fields.values(), order_id, json.dumps(expected)))
+    except sqlite3.IntegrityError as exc:
+        if (conflict := _conflict(exc)) is None:
+            raise
+        raise conflict from exc
     return cur.rowcount == 1
 
 
@@ -144,9 +163,13 @@ async def update_returning(
         f"UPDATE orders SET {set_clause(UPDATABLE, fields)} "  # noqa: S608 - allow-listed
         "WHERE id = ? AND status IN (SELECT value FROM json_each(?)) RETURNING *"
     )
-    return first_row(
-        await conn.execute_fetchall(sql, (*fields.values(), order_id, json.dumps(expected)))
-    )
+    try:
+        rows = await conn.execute_fetchall(sql, (*fields.values(), order_id, json.dumps(expected)))
+    except sqlite3.IntegrityError as exc:
+        if (conflict := _conflict(exc)) is None:
+            raise
+        raise conflict from exc
+    return first_row(rows)
 
 
 PROGRESS_COLUMNS = (
