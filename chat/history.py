@@ -112,7 +112,7 @@ async def _details_rows(talk: Talk, order: Order) -> list[list[Choice]]:
     row = [talk.choice("history.refresh", f"h:r:{order.id}")]
     if service is not None and shop.orders.can_refill(order, service):
         row.append(talk.choice("history.refill", f"h:f:{order.id}"))
-    if service is not None and shop.orders.can_cancel(order, service):
+    if service is not None and await shop.orders.cancel_offered(order, service):
         row.append(talk.choice("history.cancel", f"h:c:{order.id}"))
     rows = [row]
     if order.finished and service is not None and service.sellable:

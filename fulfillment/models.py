@@ -117,6 +117,8 @@ class OrderStatus:
     child_orders: tuple[str, ...] = ()  # drip-feed / subscription children
     posts: int | None = None
     runs: int | None = None
+    runs_done: int | None = None  # drip-feed run counter ("delivery"), when the panel has one
+    children_listed: bool = False  # the answer carried an ``orders`` list (maybe empty)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,15 @@ from fulfillment.models import (
 )
 
 MISSING: Any = object()  # marker: the panel said nothing about an id
+
+# Bounds for numbers from the panel (§9.4: any of them can be absurd). Outside them a value
+# becomes None ("unknown"), so nothing absurd reaches the shop's arithmetic or SQLite
+# (INTEGER is 64-bit: a start_count of 2^63 would make every write of that order fail).
+MAX_INT = 2**53  # any integer field
+MAX_COUNT = 10**12  # start_count, remains: no counter or order comes near a trillion
+MAX_RUNS = 10**6  # runs, posts, run counters
+MAX_AMOUNT = Decimal(10**12)  # charge, balance, rate, in the panel's currency
+MAX_DECIMALS = 18  # more digits after the point than any panel prints (≤ 11 seen)
 _THOUSANDS = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
 
 
@@ -34,7 +43,15 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
-_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+def _parse_int(text: str) -> int | Decimal:
+    # Python refuses to turn > 4300 digits into an int and the whole body would be lost;
+    # as a Decimal it reaches to_int, which calls it unknown.
+    return int(text) if len(text) <= 40 else Decimal(text)
+
+
+_DECODER = json.JSONDecoder(
+    parse_float=Decimal, parse_int=_parse_int, parse_constant=_reject_constant
+)
 _JSON_START = re.compile(r"[\[{]")
 _MAX_JSON_CANDIDATES = 64  # bounds the work spent on a large HTML page
 
@@ -108,13 +125,31 @@ def to_decimal(value: Any) -> Decimal | None:
 
 
 def to_int(value: Any) -> int | None:
-    """Integer from int/str/Decimal ("1520", 1520, "1520.0", "-2"); otherwise None."""
+    """Integer from int/str/Decimal ("1520", 1520, "1520.0", "-2"); otherwise None (also
+    beyond ±2^53: no panel count is that large, and it keeps int() cheap)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
+        return value if abs(value) <= MAX_INT else None
     number = to_decimal(value)
-    if number is None:
+    if number is None or abs(number) > MAX_INT:
         return None
     return int(number)  # truncates "12.7"; panels never send fractional counts on purpose
+
+
+def to_count(value: Any, lo: int, hi: int) -> int | None:
+    """An integer in [lo, hi], else None (rejected rather than clamped: a clamped absurd
+    value would look like a real one)."""
+    number = to_int(value)
+    return number if number is not None and lo <= number <= hi else None
+
+
+def to_amount(value: Any) -> Decimal | None:
+    """A money amount in [0, MAX_AMOUNT] with at most MAX_DECIMALS places, else None."""
+    number = to_decimal(value)
+    if number is None or not 0 <= number <= MAX_AMOUNT:
+        return None
+    exponent = number.normalize().as_tuple().exponent
+    assert isinstance(exponent, int)  # finite
+    return number if exponent >= -MAX_DECIMALS else None
 
 
 def to_bool(value: Any) -> bool:
@@ -222,7 +257,7 @@ def parse_service(raw: Any) -> PanelService | None:
     if not isinstance(raw, dict):
         return None
     service_id = to_id(raw.get("service"))
-    rate = to_decimal(raw.get("rate"))
+    rate = to_amount(raw.get("rate"))
     min_q, max_q = to_int(raw.get("min")), to_int(raw.get("max"))
     if service_id is None or rate is None or min_q is None or max_q is None:
         return None
@@ -256,13 +291,15 @@ def parse_order_status(raw: dict[str, Any]) -> OrderStatus:
     return OrderStatus(
         status=normalize_status(raw_status),
         raw_status=raw_status,
-        charge=to_decimal(raw.get("charge")),
-        start_count=to_int(raw.get("start_count")),
-        remains=to_int(raw.get("remains")),
+        charge=to_amount(raw.get("charge")),
+        start_count=to_count(raw.get("start_count"), 0, MAX_COUNT),
+        remains=to_count(raw.get("remains"), -MAX_COUNT, MAX_COUNT),
         currency=to_text(raw.get("currency")),
         child_orders=child_ids,
-        posts=to_int(raw.get("posts")),
-        runs=to_int(raw.get("runs")),
+        posts=to_count(raw.get("posts"), 0, MAX_RUNS),
+        runs=to_count(raw.get("runs"), 0, MAX_RUNS),
+        runs_done=to_count(raw.get("delivery", raw.get("runs_done")), 0, MAX_RUNS),
+        children_listed=isinstance(children, list),
     )
 
 

@@ -58,6 +58,7 @@ from shop.topups import Decision, Topup
 log = logging.getLogger(__name__)
 
 REJECT_REASON, PANEL_ID, PRICE, LOOKUP, ADJ_AMOUNT, ADJ_REASON, BC_TEXT, MARKUP, SV_QUERY = range(9)
+REFUND_REASON = 9
 TIMEOUT_SECONDS = 15 * 60
 LG = "ko"  # the console speaks Korean; admins are the shop's staff
 MAX_ADJUST = 10_000_000
@@ -386,18 +387,31 @@ async def open_review(update: Update, context: Context) -> None:
     await reply(update, text, inline(rows))
 
 
-async def refund_review(update: Update, context: Context) -> None:
-    order_id = int(_data(update)[3])
-    result = await admin_service(context).refund_review(_tg_id(update), order_id)
-    if result.decision == Decision.FORBIDDEN:
-        await _refuse(update, f"refund {order_id}")
-        return
+@admins_only
+async def ask_refund_reason(update: Update, context: Context) -> int:
+    return await _ask_for(update, context, "refund", "admin.ask_refund_reason", REFUND_REASON)
+
+
+async def got_refund_reason(update: Update, context: Context) -> int:
+    """A manual refund of an unfinished order; the reason goes to the audit log."""
+    order_id = int(_draft(context).get("refund", 0))
+    try:
+        result = await admin_service(context).refund_order(
+            _tg_id(update), order_id, update.effective_message.text or ""
+        )
+    except InputError as exc:
+        prompt = t(LG, "admin.ask_refund_reason", id=order_id)
+        await reply(update, t(LG, exc.code, **exc.params) + "\n" + prompt)
+        return REFUND_REASON
+    _draft(context).pop("refund", None)
     if result.decision == Decision.DONE:
-        await answer(update, t(LG, "admin.refunded", id=order_id, amount=result.order.price))
-        await reply(update, t(LG, "admin.refunded", id=order_id, amount=result.order.price))
-        return
-    status = result.order.status if result.order else "?"
-    await answer(update, t(LG, "admin.review_already", id=order_id, status=status), alert=True)
+        await reply(update, t(LG, "admin.refunded", id=order_id, amount=result.order.refunded))
+    elif result.decision == Decision.FORBIDDEN:
+        await _refuse(update, f"refund {order_id}")
+    else:
+        status = result.order.status if result.order else "?"
+        await reply(update, t(LG, "admin.review_already", id=order_id, status=status))
+    return ConversationHandler.END
 
 
 async def _ask_for(update: Update, context: Context, key: str, prompt: str, state: int) -> int:
@@ -820,6 +834,7 @@ def register(app: Application) -> None:
         entry_points=[
             CallbackQueryHandler(ask_reject_reason, pattern=r"^a:tp:no:\d+$"),
             CallbackQueryHandler(ask_panel_id, pattern=r"^a:rv:att:\d+$"),
+            CallbackQueryHandler(ask_refund_reason, pattern=r"^a:rv:ref:\d+$"),
             CallbackQueryHandler(ask_price, pattern=r"^a:sv:pr:\d+$"),
             CallbackQueryHandler(ask_markup, pattern=r"^a:sv:mk$"),
             CallbackQueryHandler(ask_lookup, pattern=r"^a:m:lu$"),
@@ -830,6 +845,7 @@ def register(app: Application) -> None:
         states={
             REJECT_REASON: [MessageHandler(text, got_reject_reason)],
             PANEL_ID: [MessageHandler(text, got_panel_id)],
+            REFUND_REASON: [MessageHandler(text, got_refund_reason)],
             PRICE: [MessageHandler(text, got_price)],
             MARKUP: [MessageHandler(text, got_markup)],
             LOOKUP: [MessageHandler(text, got_lookup)],
@@ -844,7 +860,6 @@ def register(app: Application) -> None:
     app.add_handler(conv)
     app.add_handler(CallbackQueryHandler(approve, pattern=r"^a:tp:ok:\d+$"))
     app.add_handler(CallbackQueryHandler(section, pattern=r"^a:m:\w+$"))
-    app.add_handler(CallbackQueryHandler(refund_review, pattern=r"^a:rv:ref:\d+$"))
     app.add_handler(CallbackQueryHandler(sync_services, pattern=r"^a:sv:sync$"))
     app.add_handler(CallbackQueryHandler(toggle_visible, pattern=r"^a:sv:vis:\d+(:[\w-]+:\d+)?$"))
     app.add_handler(CallbackQueryHandler(page, pattern=r"^a:(tp|rv):p:\d+$|^a:sv:l:[\w-]+:\d+$"))

@@ -64,12 +64,14 @@ QUIRKS: dict[str, frozenset[str] | None] = {
     "slow_add": frozenset({"add"}),
     "unknown_status_word": frozenset({"status"}),
     "php_warning_prefix": None,
+    "huge_numbers": frozenset({"status"}),
 }
 QUIRK_DEFAULTS: dict[str, Any] = {
     "rate_limit_429": 1,  # Retry-After seconds
     "slow_add": 30.0,  # seconds the add answer is held back (release_slow() ends it)
     "unknown_status_word": "Stuck",
     "negative_remains": 2,  # over-delivered units shown on Completed orders
+    "huge_numbers": str(2**63),  # start_count shown on every order (past SQLite's INTEGER)
 }
 
 CLOUDFLARE_HTML = (
@@ -103,7 +105,9 @@ class SimService:
     refill: bool = False
     cancel: bool = False
     dripfeed: bool | None = None  # None: key left out, like many PP panels
-    package_quantity: int = 1  # units a Package delivers
+    # Units a Package delivers. Panels list a package with min = max = its quantity (the
+    # PHP panel clones force max = min for packages); a panel that lists 1/1 hides it.
+    package_quantity: int = 1
     desc: str | None = None  # None: key left out, like Perfect Panel
 
     def to_api(self, numbers: bool) -> dict[str, Any]:
@@ -144,7 +148,7 @@ def default_services() -> list[SimService]:
         SimService(301, "유튜브 조회수 | 한국인 | 고유지 | 30일 리필", "Default",
                    "유튜브 조회수", d("3.50"), 500, 1000000, refill=True),
         SimService(401, "인스타 한국인 팔로워 패키지 100명", "Package",
-                   "인스타그램 패키지", d("12.00"), 1, 1, package_quantity=100),
+                   "인스타그램 패키지", d("12.00"), 100, 100, package_quantity=100),
         SimService(501, "인스타 한국인 커스텀 댓글", "Custom Comments",
                    "인스타그램 댓글", d("45.00"), 5, 500, cancel=True, dripfeed=False),
         SimService(601, "인스타 자동 좋아요 | 한국인 | 새 게시물", "Subscriptions",
@@ -185,6 +189,7 @@ class SimOrder:
     delay: int | None = None
     expiry: dt.date | None = None
     steps: int = 0
+    stopping: bool = False  # a drip-feed whose cancel was accepted: no new runs
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -220,6 +225,18 @@ class SimRefill:
 
     def to_dict(self) -> dict[str, Any]:
         return {"refill": self.id, "order": self.order_id, "status": self.status}
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """What the panel took from the reseller's balance for an order and gave back."""
+
+    charged: Decimal
+    refunded: Decimal
+
+    @property
+    def kept(self) -> Decimal:
+        return self.charged - self.refunded
 
 
 @dataclass
@@ -305,6 +322,8 @@ class PanelSimulator:
         seed: int = 0,
         first_order_id: int = 23501,
         first_refill_id: int = 7781,
+        lowers_charge: bool = False,
+        dripfeed_report: str = "children",
     ) -> None:
         self.api_key = api_key
         if services is None:  # a named catalog (sandbox/catalog.py): "small" or "large"
@@ -331,6 +350,16 @@ class PanelSimulator:
         self._next_order = first_order_id
         self._next_refill = first_refill_id
         self._slow_waiters: set[asyncio.Event] = set()
+        # Two kinds of panels: one shows the original ``charge`` for ever, the other lowers
+        # it by what it refunded (Partial/Canceled). Both credit the same money back.
+        self.lowers_charge = lowers_charge
+        if dripfeed_report not in ("children", "counters", "both"):
+            raise ValueError("dripfeed_report is children, counters or both")
+        # What a drip-feed status shows: its runs' order ids (SmartPanel), its run
+        # counters (``runs`` and ``delivery``, runs delivered, as PHP panel clones keep
+        # them), or both.
+        self.dripfeed_report = dripfeed_report
+        self._forgotten: dict[int, bool] = {}  # order id → left out of multi-status answers
 
     # --- quirks -----------------------------------------------------------------------
 
@@ -456,22 +485,31 @@ class PanelSimulator:
             ids = _split_ids(params["orders"])
             if len(ids) > MAX_IDS:
                 raise ApiError(f"Too many orders, maximum {MAX_IDS} per request")
-            entries = [(i, self._status_entry(i, q)) for i in ids]
+            entries = [(i, self._status_entry(i, q)) for i in ids if not self._omitted(i)]
             if "multistatus_array" in q:
                 return [value for _, value in entries]
             return dict(entries)
-        order = self.find_order(params.get("order", ""))
+        order = self._api_find(params.get("order", ""))
         if order is None:
             raise ApiError("Incorrect order ID")
         return self._order_payload(order, q)
 
-    def _status_entry(self, raw_id: str, q: dict[str, Any]) -> Any:
+    def _api_find(self, raw_id: str) -> SimOrder | None:
+        """An order as the API sees it: a forgotten one is unknown."""
         order = self.find_order(raw_id)
+        return None if order is None or order.id in self._forgotten else order
+
+    def _status_entry(self, raw_id: str, q: dict[str, Any]) -> Any:
+        order = self._api_find(raw_id)
         if order is not None:
             return self._order_payload(order, q)
         if "bare_string_errors" in q:
             return "Incorrect order ID"
         return {"error": "Incorrect order ID"}
+
+    def _omitted(self, raw_id: str) -> bool:
+        order = self.find_order(raw_id)
+        return order is not None and self._forgotten.get(order.id, False)
 
     def _api_refill(self, params: dict[str, str], q: dict[str, Any]) -> Any:
         if params.get("orders"):
@@ -665,7 +703,7 @@ class PanelSimulator:
     # --- refills and cancels ----------------------------------------------------------
 
     def _create_refill(self, raw_id: str) -> SimRefill:
-        order = self.find_order(raw_id)
+        order = self._api_find(raw_id)
         if order is None:
             raise ApiError("Incorrect order ID")
         if not self.services[order.service].refill:
@@ -685,7 +723,7 @@ class PanelSimulator:
         return refill
 
     def _request_cancel(self, raw_id: str) -> None:
-        order = self.find_order(raw_id)
+        order = self._api_find(raw_id)
         if order is None:
             raise ApiError("Incorrect order ID")
         if not self.services[order.service].cancel:
@@ -707,17 +745,26 @@ class PanelSimulator:
             active = order.status in ("Active", "Paused")
             return {"status": word, "expiry": active, "posts": posts, "orders": children}
         if order.kind == "dripfeed":
-            return {
+            payload: dict[str, Any] = {
                 "status": word,
                 "runs": order.runs if numbers else str(order.runs),
-                "orders": children,
             }
+            if self.dripfeed_report in ("children", "both"):
+                payload["orders"] = children
+            if self.dripfeed_report in ("counters", "both"):
+                done = len(order.children)  # a run counts once it was sent; runs end whole
+                payload["delivery"] = done if numbers else str(done)
+            return payload
         remains = order.remains
         if "negative_remains" in q and order.status == "Completed":
             remains = -int(q["negative_remains"])
+        charge = order.charge - order.refunded if self.lowers_charge else order.charge
+        start: Any = order.start_count
+        if "huge_numbers" in q:
+            start = int(q["huge_numbers"])
         return {
-            "charge": order.charge if numbers else _money(order.charge),
-            "start_count": order.start_count if numbers else str(order.start_count),
+            "charge": charge if numbers else _money(charge),
+            "start_count": start if numbers else str(start),
             "status": word,
             "remains": remains if numbers else str(remains),
             "currency": self.currency,
@@ -796,22 +843,27 @@ class PanelSimulator:
 
     def _step_dripfeed(self, order: SimOrder) -> None:
         runs = order.runs or 1
-        if order.cancel_requested:
+        if order.cancel_requested and not order.stopping:
+            # Runs not started yet are refunded now; runs already sent finish as they go.
+            order.stopping = True
             unstarted = runs - len(order.children)
             self._credit(order, order.charge * unstarted / runs)
-            for child in order.children:
-                self.orders[child].cancel_requested = True
-            order.status = "Canceled"
+        if order.stopping or len(order.children) >= runs:
+            # The parent ends (Canceled or Completed) once every run it sent has ended, so
+            # its final answer is final for the money too.
+            if all(self.orders[c].status in TERMINAL for c in order.children):
+                order.status = "Canceled" if order.stopping else "Completed"
+            else:
+                order.status = "In progress"
             return
         order.status = "In progress"
-        if len(order.children) < runs:
-            service = self.services[order.service]
-            per_run = order.quantity // runs
-            child = self._new_order(service, "order", order.link, per_run, order.charge / runs)
-            child.parent = order.id
-            order.children.append(child.id)
-        elif all(self.orders[c].status in TERMINAL for c in order.children):
-            order.status = "Completed"
+        service = self.services[order.service]
+        per_run = order.quantity // runs
+        child = self._new_order(service, "order", order.link, per_run, order.charge / runs)
+        child.parent = order.id
+        if self.dripfeed_report == "counters":
+            child.outcome = "Completed"  # a counters-only panel delivers every sent run whole
+        order.children.append(child.id)
 
     def _step_subscription(self, order: SimOrder) -> None:
         order.steps += 1
@@ -878,6 +930,24 @@ class PanelSimulator:
             else:
                 order.status = word
         return order
+
+    def forget_order(self, order_id: int | str, *, omit: bool = False) -> None:
+        """The panel forgets an order: its API answers "Incorrect order ID" for it (or,
+        with ``omit``, leaves it out of multi-status answers). The money stays as it was."""
+        self._forgotten[self.order(order_id).id] = omit
+
+    def remember_order(self, order_id: int | str) -> None:
+        self._forgotten.pop(self.order(order_id).id, None)
+
+    def accounting(self, order_id: int | str) -> Accounting:
+        """What the panel charged for an order and refunded, its runs/posts included."""
+        order = self.order(order_id)
+        kids = [self.orders[c] for c in order.children]
+        if order.kind == "subscription":
+            return Accounting(sum((k.charge for k in kids), Decimal(0)),
+                              sum((k.refunded for k in kids), Decimal(0)))  # fmt: skip
+        refunded = order.refunded + sum((k.refunded for k in kids), Decimal(0))
+        return Accounting(order.charge, refunded)
 
     def set_refill(self, refill_id: int | str, status: str) -> SimRefill:
         refill = self.find_refill(refill_id)
@@ -1106,7 +1176,9 @@ def create_app(sim: PanelSimulator) -> Starlette:
         return {"orders": [o.to_dict() for o in sim.orders.values()]}
 
     def get_order(request: Request, body: dict[str, Any]) -> Any:
-        return sim.order(pid(request)).to_dict()
+        account = sim.accounting(pid(request))
+        return {**sim.order(pid(request)).to_dict(), "charged_total": _plain(account.charged),
+                "refunded_total": _plain(account.refunded)}  # fmt: skip
 
     def set_order(request: Request, body: dict[str, Any]) -> Any:
         fields = {k: body[k] for k in ("status", "remains", "start_count") if k in body}

@@ -31,6 +31,10 @@ from storage.ledger import Posting
 log = logging.getLogger(__name__)
 
 MAX_REASON = 300
+# An order being submitted right now is left to its panel answer; anything else that has
+# not finished can be refunded or re-attached by an admin.
+REFUNDABLE = (st.CREATED, st.PENDING, st.PROCESSING, st.IN_PROGRESS, st.NEEDS_REVIEW)
+ATTACHABLE = (st.PENDING, st.PROCESSING, st.IN_PROGRESS, st.NEEDS_REVIEW)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,45 +87,90 @@ class AdminService:
 
     async def refund_review(self, admin_id: int, order_id: int) -> AdminResult:
         """needs_review → failed with a full refund, at most once."""
+        return await self.refund_order(
+            admin_id, order_id, "refund after review", statuses=(st.NEEDS_REVIEW,)
+        )
+
+    async def refund_order(
+        self,
+        admin_id: int,
+        order_id: int,
+        reason: str,
+        amount: int | None = None,
+        *,
+        statuses: tuple[str, ...] = REFUNDABLE,
+    ) -> AdminResult:
+        """Refund any unfinished order by hand (the panel forgot it, it is stuck, the
+        customer and the admin agreed…), at most once, the reason in the audit log.
+
+        ``amount`` None refunds the whole price (the order ends ``failed``, costs 0); a
+        smaller amount ends it ``partial``, the rest kept for what was delivered. An order
+        being submitted right now is refused: its panel answer decides it.
+        """
         if not self.allowed(admin_id, f"refund order {order_id}"):
             return AdminResult(Decision.FORBIDDEN)
+        reason = check_reason(reason)
         now = self.ctx.now_iso()
         async with self.ctx.db.transaction() as conn:
             row = await orders.get(conn, order_id)
             if row is None:
                 return AdminResult(Decision.NOT_FOUND)
+            price = row["price"]
+            refund = price if amount is None else amount
+            if not 0 < refund <= price:
+                raise InputError("admin.refund_range", {"max": price})
+            target = st.FAILED if refund == price else st.PARTIAL
             ok = await orders.update(
-                conn, order_id, st.NEEDS_REVIEW,
-                {"status": st.FAILED, "refunded": row["price"], "finished_at": now,
-                 "updated_at": now, "error": "refunded by admin after review"},
+                conn, order_id, statuses,
+                {"status": target, "refunded": refund, "finished_at": now, "updated_at": now,
+                 "next_poll_at": None, "error": f"refunded by admin: {reason}"},
             )  # fmt: skip
             if not ok:
                 return AdminResult(Decision.ALREADY, Order.from_row(row))
-            # Same key as an automatic failure refund: the two can never both happen.
-            user = await refund_failed_order(
-                conn, row, note="refund after review", now=now, actor=admin_id
-            )
+            if target == st.FAILED:
+                # Same key as an automatic refund: the two can never both happen.
+                user = await refund_failed_order(
+                    conn, row, note=f"refund by admin: {reason}", now=now, actor=admin_id
+                )
+            else:
+                await ledger.post(
+                    conn,
+                    Posting(row["user_id"], refund, "refund", f"order:{order_id}:refund",
+                            order_id, note=f"refund by admin: {reason}", actor=admin_id),
+                    now,
+                )  # fmt: skip
+                user = await users.get(conn, row["user_id"])
+                await notices.to_user(
+                    conn, user_row=user, key=f"order:{order_id}:partial", event="order_partial",
+                    payload={"order_id": order_id, "delivered": None,
+                             "quantity": row["quantity"], "refund": refund,
+                             "balance": user["balance"]},
+                    now=now,
+                )  # fmt: skip
             await audit.record(
-                conn, actor_id=admin_id, action="order.review_refund", target=f"order:{order_id}",
-                before={"status": row["status"], "refunded": row["refunded"]},
-                after={"status": st.FAILED, "refunded": row["price"]}, now=now,
+                conn, actor_id=admin_id, action="order.refund", target=f"order:{order_id}",
+                before={"status": row["status"], "refunded": row["refunded"],
+                        "panel_order_id": row["panel_order_id"]},
+                after={"status": target, "refunded": refund, "reason": reason}, now=now,
             )  # fmt: skip
             final = await orders.get(conn, order_id)
         return AdminResult(Decision.DONE, Order.from_row(final), user["balance"])
 
     async def attach_panel_order(
-        self, admin_id: int, order_id: int, panel_order_id: str
+        self, admin_id: int, order_id: int, panel_order_id: str, reason: str | None = None
     ) -> AdminResult:
-        """The admin found the order at the panel: needs_review → pending (polled again)."""
+        """The admin found the order at the panel (or a new one placed there by hand): any
+        unfinished order is pointed at that panel id and polled again from ``pending``."""
         if not self.allowed(admin_id, f"attach panel id to order {order_id}"):
             return AdminResult(Decision.FORBIDDEN)
+        reason = check_reason(reason or "panel order id attached by an admin")
         panel_order_id = panel_order_id.strip()
         if not panel_order_id.isdigit() or len(panel_order_id) > 20:
             raise InputError("admin.bad_panel_id")
         row = await orders.get(self.ctx.db.reader, order_id)
         if row is None:
             return AdminResult(Decision.NOT_FOUND)
-        if row["status"] != st.NEEDS_REVIEW:
+        if row["status"] not in ATTACHABLE:
             return AdminResult(Decision.ALREADY, Order.from_row(row))
         try:  # outside any transaction: panel calls never hold the writer
             await self.ctx.panel.status(panel_order_id)
@@ -131,16 +180,20 @@ class AdminService:
         try:
             async with self.ctx.db.transaction() as conn:
                 ok = await orders.update(
-                    conn, order_id, st.NEEDS_REVIEW,
+                    conn, order_id, row["status"],  # unchanged since it was read
                     {"status": st.PENDING, "panel_order_id": panel_order_id, "error": None,
                      "submitted_at": row["submitted_at"] or now, "updated_at": now,
-                     "next_poll_at": now, "poll_failures": 0},
+                     "next_poll_at": now, "poll_failures": 0, "blocked_since": None,
+                     "progress_at": now, "charge_seen": None},
                 )  # fmt: skip
                 if ok:
                     await audit.record(
                         conn, actor_id=admin_id, action="order.attach_panel_id",
-                        target=f"order:{order_id}", before={"status": row["status"]},
-                        after={"status": st.PENDING, "panel_order_id": panel_order_id}, now=now,
+                        target=f"order:{order_id}",
+                        before={"status": row["status"], "panel_order_id": row["panel_order_id"]},
+                        after={"status": st.PENDING, "panel_order_id": panel_order_id,
+                               "reason": reason},
+                        now=now,
                     )  # fmt: skip
                 final = await orders.get(conn, order_id)
         except DuplicatePanelOrder:

@@ -2,7 +2,9 @@
 
 A terminal status is applied by a compare-and-set from an unfinished status, in one
 transaction with its refund (unique ledger key) and its outbox row (unique dedupe key),
-so polling the same Partial ten times refunds once and notifies once.
+so polling the same Partial ten times refunds once and notifies once. How much is
+refunded is decided in shop/settlement.py (one rule per service type); this module
+fetches the evidence (runs' and posts' statuses before the transaction) and applies it.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from decimal import Decimal
 from typing import Any
 
 from fulfillment.models import ItemError, OrderStatus, PanelError, PanelStatus, StatusBatch
-from shop import money, notices
+from shop import notices, settlement
 from shop import statuses as st
 from shop.context import ShopContext
 from shop.crashpoints import crashpoint
-from storage import ledger, orders, users
+from shop.settlement import Children, OrderFacts, Returned, Review, Wait
+from storage import kv, ledger, orders, users
 from storage.ledger import Posting
 from storage.rows import Connection, Row
 
@@ -27,6 +30,8 @@ log = logging.getLogger(__name__)
 
 BATCH = 100
 MAX_BACKOFF_SECONDS = 3600
+KV_NS = "panel"
+CHARGE_STYLE_KEY = "charge_style"  # settlement.LOWERED / KEPT, learned from finished orders
 
 
 @dataclass
@@ -41,21 +46,44 @@ class PollReport:
     settled: list[int] = field(default_factory=list)
 
 
-def _ended_subscription(row: Row, s: object) -> bool:
-    return (
-        row["kind"] == "subscription"
-        and isinstance(s, OrderStatus)
-        and s.status in (PanelStatus.COMPLETED, PanelStatus.EXPIRED, PanelStatus.CANCELED)
-    )
+def _needs_children(row: Row, s: object) -> bool:
+    """A final answer for a parent whose money is in its runs' or posts' orders."""
+    if not isinstance(s, OrderStatus) or not s.child_orders:
+        return False
+    if row["kind"] == "subscription":
+        return s.status in (PanelStatus.COMPLETED, PanelStatus.EXPIRED, PanelStatus.CANCELED)
+    return bool(row["runs"]) and s.status in settlement.FINAL
+
+
+def _ended_subscription(s: OrderStatus) -> bool:
+    return s.status in (PanelStatus.COMPLETED, PanelStatus.EXPIRED, PanelStatus.CANCELED)
 
 
 def _clamp(remains: int | None, quantity: int) -> int | None:
     return None if remains is None else min(max(remains, 0), quantity)
 
 
+def _remains(row: Row, s: OrderStatus) -> int | None:
+    """Units not delivered yet, as the panel shows them (a drip-feed by its runs)."""
+    if row["runs"] and s.remains is None:
+        sent = (
+            s.runs_done
+            if s.runs_done is not None
+            else (len(s.child_orders) if s.children_listed else None)
+        )
+        if sent is None:
+            return None
+        runs = row["runs"]
+        return row["quantity"] * (runs - min(sent, runs)) // runs
+    units = row["package_qty"] if row["service_type"] == "package" else row["quantity"]
+    return _clamp(s.remains, units or row["quantity"])
+
+
 class FulfilmentService:
     def __init__(self, ctx: ShopContext) -> None:
         self.ctx = ctx
+        self._style: str | None = None  # the panel's charge style, once learned
+        self._style_loaded = False
 
     # ---- polling -------------------------------------------------------------------
 
@@ -104,18 +132,15 @@ class FulfilmentService:
         """Apply up to 100 answers in one transaction (the common case: one commit per chunk)."""
         rows = await orders.get_many(self.ctx.db.reader, [by_panel[p]["id"] for p in chunk])
         answers = {p: results.get(p, ItemError("missing in answer")) for p in chunk}
-        # Ended subscriptions need their children's charges: panel calls, so before the
-        # transaction, never inside it.
-        usage: dict[int, int | None] = {}
-        for panel_id, answer in answers.items():
-            row = rows.get(by_panel[panel_id]["id"])
-            if row is not None and _ended_subscription(row, answer):
-                usage[row["id"]] = await self._usage_or_none(row, answer)
         todo = [
             (row, answer)
             for panel_id, answer in answers.items()
             if (row := rows.get(by_panel[panel_id]["id"])) is not None
         ]
+        # Parents' money is in their runs' and posts' orders: panel calls, so before the
+        # transaction, never inside it.
+        kids = await self._children([(row, a) for row, a in todo if _needs_children(row, a)])
+        await self._charge_style()
         try:
             async with self.ctx.db.transaction() as conn:
                 outcomes = []
@@ -123,7 +148,7 @@ class FulfilmentService:
                 for row, answer in todo:
                     plain = self._plain_progress(row, answer)
                     if plain is None:
-                        outcome = await self._apply_row(conn, row, answer, usage.get(row["id"]))
+                        outcome = await self._apply_row(conn, row, answer, kids.get(row["id"]))
                     else:
                         fields, same = plain
                         if fields is not None:
@@ -136,7 +161,8 @@ class FulfilmentService:
             # Something in this chunk failed and the chunk rolled back: apply the orders one
             # by one, so one bad order never stops the others.
             log.exception("applying a chunk of statuses failed; retrying order by order")
-            outcomes = [await self._apply_alone(row, answer, usage) for row, answer in todo]
+            self._style_loaded = False  # a style learned in the rolled-back chunk is not stored
+            outcomes = [await self._apply_alone(row, answer, kids) for row, answer in todo]
         if "finished" in outcomes:
             crashpoint("after_refund_commit")  # refunds committed, outbox rows not yet sent
         for outcome in outcomes:
@@ -146,28 +172,38 @@ class FulfilmentService:
             report.unknown += outcome == "unknown"
 
     async def _apply_alone(
-        self, row: Row, answer: OrderStatus | ItemError, usage: dict[int, int | None]
+        self, row: Row, answer: OrderStatus | ItemError, kids: dict[int, Children | None]
     ) -> str:
         try:
             async with self.ctx.db.transaction() as conn:
-                return await self._apply_row(conn, row, answer, usage.get(row["id"]))
-        except Exception:
+                return await self._apply_row(conn, row, answer, kids.get(row["id"]))
+        except Exception as exc:
             log.exception("applying the status of order %s failed", row["id"])
+            # Back it off like a per-id error, so it is neither retried at every poll nor
+            # forgotten: if it keeps failing it reaches the review queue.
+            try:
+                await self._backoff([row], f"could not apply the panel's answer: {exc!r}",
+                                    blocked=True)  # fmt: skip
+            except Exception:
+                log.exception("backing off order %s failed too", row["id"])
             return "error"
 
-    async def _backoff(self, rows: list[Row], error: str) -> None:
+    async def _backoff(self, rows: list[Row], error: str, *, blocked: bool = False) -> None:
         async with self.ctx.db.transaction() as conn:
             for row in rows:
-                await self._backoff_in(conn, row, error)
+                await self._backoff_in(conn, row, error, blocked=blocked)
 
-    async def _backoff_in(self, conn: Connection, row: Row, error: str) -> None:
+    async def _backoff_in(self, conn: Connection, row: Row, error: str, *, blocked: bool) -> None:
+        """Try again later. ``blocked``: the answer was about this order (an error for its
+        id, a missing id), which starts the clock that sends it to review; a panel outage
+        does not."""
         failures = row["poll_failures"] + 1
         wait = min(MAX_BACKOFF_SECONDS, self._interval() * 2 ** min(failures, 10))
-        await orders.update(
-            conn, row["id"], st.POLLED,
-            {"poll_failures": failures, "next_poll_at": self.ctx.now_iso(seconds=wait),
-             "error": error[:500]},
-        )  # fmt: skip
+        fields = {"poll_failures": failures, "next_poll_at": self.ctx.now_iso(seconds=wait),
+                  "error": error[:500]}  # fmt: skip
+        if blocked and row["blocked_since"] is None:
+            fields["blocked_since"] = self.ctx.now_iso()
+        await orders.update(conn, row["id"], st.POLLED, fields)
 
     def _interval(self) -> float:
         return self.ctx.settings.poll_interval_seconds
@@ -179,58 +215,88 @@ class FulfilmentService:
         row = await orders.get(self.ctx.db.reader, order_id)
         if row is None:
             return "same"
-        used = await self._usage_or_none(row, status) if _ended_subscription(row, status) else None
+        kids = await self._children([(row, status)] if _needs_children(row, status) else [])
+        await self._charge_style()
         async with self.ctx.db.transaction() as conn:
-            return await self._apply_row(conn, row, status, used)
+            return await self._apply_row(conn, row, status, kids.get(order_id))
 
     async def _apply_row(
         self,
         conn: Connection,
         row: Row,
         status: OrderStatus | ItemError,
-        used_units: int | None,
+        children: Children | None,
     ) -> str:
         if row["status"] not in st.POLLED:
             return "same"
         if isinstance(status, ItemError):
-            await self._backoff_in(conn, row, status.error)
+            await self._backoff_in(conn, row, status.error, blocked=True)
             return "error"
         if status.status == PanelStatus.UNKNOWN:
             await self._unknown_word(conn, row, status.raw_status)
             return "unknown"
+        facts = OrderFacts.of(row)
         if row["kind"] == "subscription":
-            if not _ended_subscription(row, status):
+            if not _ended_subscription(status):
                 target = st.IN_PROGRESS if status.status != PanelStatus.PENDING else st.PENDING
                 return await self._progress(conn, row, status, target)
-            if used_units is None:
-                return "same"  # children's charges unavailable: settle next cycle
-            return await self._settle(conn, row, status, used_units)
-        target = st.ORDER_TARGET[status.status]
-        if target in st.TERMINAL:
-            return await self._finish(conn, row, status, target)
-        if target == st.NEEDS_REVIEW:
-            return await self._panel_failed(conn, row, status)
-        return await self._progress(conn, row, status, target)
+            verdict = settlement.subscription(facts, status, children, self._style)
+        else:
+            target = st.ORDER_TARGET[status.status]
+            if target == st.NEEDS_REVIEW:
+                reason = f"panel reported {status.raw_status!r} (remains {status.remains})"
+                return await self._to_review(conn, row, status, reason)
+            if target not in st.TERMINAL:
+                return await self._progress(conn, row, status, target)
+            if facts.is_dripfeed:
+                verdict = settlement.dripfeed(facts, status, children)
+            else:
+                verdict = settlement.plain(facts, status)
+                await self._learn_style(conn, facts, status)
+        if isinstance(verdict, Review):
+            return await self._to_review(conn, row, status, verdict.reason)
+        if isinstance(verdict, Wait):
+            return await self._wait(conn, row, status, verdict)
+        return await self._finish(conn, row, status, verdict)
 
     def _progress_fields(
         self, row: Row, s: OrderStatus, target: str
     ) -> tuple[dict[str, Any] | None, bool, bool]:
         """(fields to write or None when nothing changed, same-for-the-customer, started)."""
         now = self.ctx.now_iso()
+        remains = _remains(row, s)
+        seen = row["charge_seen"]
+        if s.charge is not None and s.charge > 0 and (seen is None or s.charge > Decimal(seen)):
+            seen = str(s.charge)
+        package_qty = row["package_qty"]
+        if (
+            row["service_type"] == "package" and package_qty is None and target in st.QUEUED
+            and s.remains is not None and s.remains > 0
+        ):  # fmt: skip
+            package_qty = s.remains  # before delivery, remains is the whole package
+        same = (
+            row["status"] == target
+            and row["remains"] == remains
+            and row["start_count"] == s.start_count
+        )
         fields: dict[str, Any] = {
             "status": target, "panel_status": s.raw_status, "updated_at": now,
-            "remains": _clamp(s.remains, row["quantity"]), "start_count": s.start_count,
+            "remains": remains, "start_count": s.start_count,
             "charge": None if s.charge is None else str(s.charge), "poll_failures": 0,
-            "next_poll_at": now,
+            "next_poll_at": now, "charge_seen": seen,
+            "progress_at": row["progress_at"] if same else now, "blocked_since": None,
+            "package_qty": package_qty, "error": None,
         }  # fmt: skip
         started = target == st.IN_PROGRESS and row["started_at"] is None
         fields["started_at"] = now if started else row["started_at"]
-        same = (
-            row["status"] == target
-            and row["remains"] == fields["remains"]
-            and row["start_count"] == s.start_count
+        unchanged = (
+            same
+            and row["poll_failures"] == 0
+            and row["panel_status"] == s.raw_status
+            and row["blocked_since"] is None
+            and row["charge_seen"] == seen
+            and row["package_qty"] == package_qty
         )
-        unchanged = same and row["poll_failures"] == 0 and row["panel_status"] == s.raw_status
         if unchanged and not started:
             return None, True, False  # nothing to write
         return fields, same, started
@@ -264,57 +330,80 @@ class FulfilmentService:
             return None
         return fields, same
 
-    async def _finish(self, conn: Connection, row: Row, s: OrderStatus, target: str) -> str:
-        price, quantity, oid = row["price"], row["quantity"], row["id"]
-        remains = _clamp(s.remains, quantity)
-        if target == st.CANCELED:
-            refund, remains = price, quantity if remains is None else remains
-        elif target == st.PARTIAL:
-            if remains is None:
-                # "Partial" with no usable remains: the refund cannot be computed.
-                return await self._panel_failed(conn, row, s)
-            refund = money.partial_refund(price, remains, quantity)
+    async def _finish(self, conn: Connection, row: Row, s: OrderStatus, v: Returned) -> str:
+        """A final answer, in money: the refund row, the final status and the notice."""
+        price, oid = row["price"], row["id"]
+        refund = settlement.refund(price, v.share)
+        subscription = row["kind"] == "subscription"
+        if subscription:
+            kept_all = s.status == PanelStatus.CANCELED and v.delivered == 0
+            target = st.CANCELED if kept_all else st.COMPLETED
         else:
-            refund, remains = 0, 0
-        delivered = quantity - (remains or 0)
+            target = settlement.target_status(s.status, v.share)
+        if target == st.CANCELED:
+            refund = price  # canceled costs 0 (the ledger checks it)
         now = self.ctx.now_iso()
         ok = await orders.update(
             conn, oid, st.POLLED,
-            {"status": target, "panel_status": s.raw_status, "remains": remains,
-             "start_count": s.start_count, "delivered": delivered, "refunded": refund,
-             "charge": None if s.charge is None else str(s.charge),
-             "finished_at": now, "updated_at": now, "next_poll_at": None},
+            {"status": target, "panel_status": s.raw_status, "remains": v.remains,
+             "start_count": s.start_count, "delivered": v.delivered, "refunded": refund,
+             "charge": None if s.charge is None else str(s.charge), "error": None,
+             "finished_at": now, "updated_at": now, "next_poll_at": None,
+             "blocked_since": None},
         )  # fmt: skip
         if not ok:
             return "same"
         if refund > 0:
             await ledger.post(
                 conn,
-                Posting(row["user_id"], refund, "refund", f"order:{oid}:refund", oid,
-                        note=f"panel status {s.raw_status}"),
+                Posting(row["user_id"], refund, "reserve_release" if subscription else "refund",
+                        f"order:{oid}:refund", oid,
+                        note=f"panel status {s.raw_status} ({v.basis})"),
                 now,
             )  # fmt: skip
         user = await users.get(conn, row["user_id"])
+        if subscription:
+            await notices.to_user(
+                conn, user_row=user, key=f"order:{oid}:sub_ended", event="subscription_ended",
+                payload={"order_id": oid, "used": price - refund, "returned": refund,
+                         "delivered": v.delivered, "balance": user["balance"]},
+                now=now,
+            )  # fmt: skip
+            return "finished"
+        units = row["package_qty"] if row["service_type"] == "package" else row["quantity"]
         await notices.to_user(
             conn, user_row=user, key=f"order:{oid}:{target}", event=f"order_{target}",
-            payload={"order_id": oid, "delivered": delivered, "quantity": quantity,
+            payload={"order_id": oid, "delivered": v.delivered, "quantity": units,
                      "refund": refund, "balance": user["balance"]},
             now=now,
         )  # fmt: skip
         return "finished"
 
-    async def _panel_failed(self, conn: Connection, row: Row, s: OrderStatus) -> str:
-        """Fail/Error (or an unusable Partial): keep the money where it is, ask a human."""
+    async def _wait(self, conn: Connection, row: Row, s: OrderStatus, v: Wait) -> str:
+        """A parent said it ended but its runs/posts have not all answered finally yet."""
+        if v.blocked:
+            await self._backoff_in(conn, row, v.reason, blocked=True)
+            return "error"
         now = self.ctx.now_iso()
-        reason = f"panel reported {s.raw_status!r} (remains {s.remains})"
+        await orders.update(
+            conn, row["id"], st.POLLED,
+            {"panel_status": s.raw_status, "error": v.reason[:500], "updated_at": now,
+             "next_poll_at": self.ctx.now_iso(seconds=self._interval())},
+        )  # fmt: skip
+        return "same"
+
+    async def _to_review(self, conn: Connection, row: Row, s: OrderStatus, reason: str) -> str:
+        """Fail/Error, or an answer the rules cannot turn into money: keep the money where
+        it is, ask a human."""
+        now = self.ctx.now_iso()
         ok = await orders.update(
             conn, row["id"], st.POLLED,
-            {"status": st.NEEDS_REVIEW, "panel_status": s.raw_status, "error": reason,
+            {"status": st.NEEDS_REVIEW, "panel_status": s.raw_status, "error": reason[:500],
              "updated_at": now, "next_poll_at": None},
         )  # fmt: skip
         if not ok:
             return "same"
-        await notices.order_review(conn, self.ctx.settings, row, reason, now)
+        await notices.order_review(conn, self.ctx.settings, row, reason, now, episode=now)
         return "changed"
 
     async def _unknown_word(self, conn: Connection, row: Row, word: str) -> None:
@@ -333,61 +422,80 @@ class FulfilmentService:
             now=now,
         )  # fmt: skip
 
-    # ---- subscriptions ----------------------------------------------------------------
+    # ---- evidence --------------------------------------------------------------------
 
-    async def _usage_or_none(self, row: Row, s: OrderStatus | ItemError) -> int | None:
+    async def _children(
+        self, parents: list[tuple[Row, OrderStatus | ItemError]]
+    ) -> dict[int, Children | None]:
+        """The statuses of the runs/posts of parents that ended (None: the call failed)."""
+        wanted = {
+            row["id"]: list(answer.child_orders)
+            for row, answer in parents
+            if isinstance(answer, OrderStatus)
+        }
+        ids = list(dict.fromkeys(i for kids in wanted.values() for i in kids))
+        if not ids:
+            return {}
         try:
-            assert isinstance(s, OrderStatus)
-            return await self._subscription_used_units(row, s)
+            batch = await self.ctx.panel.statuses(ids)
         except PanelError as exc:
-            log.warning("subscription %s: child statuses unavailable: %s", row["id"], exc)
-            return None
+            log.warning("statuses of %d runs/posts unavailable: %s", len(ids), exc)
+            return dict.fromkeys(wanted)
+        return {oid: {i: batch.results[i] for i in kids if i in batch.results}
+                for oid, kids in wanted.items()}  # fmt: skip
 
-    async def _subscription_used_units(self, row: Row, s: OrderStatus) -> int:
-        """Units delivered, derived from the children's charges at the stored rate."""
-        if not s.child_orders:
-            return 0
-        batch = await self.ctx.panel.statuses(list(s.child_orders))
-        charge = sum(
-            (r.charge for r in batch.results.values() if isinstance(r, OrderStatus) and r.charge),
-            Decimal(0),
-        )
-        return money.units_from_charge(charge, Decimal(row["rate"]))
+    async def _charge_style(self) -> str | None:
+        if not self._style_loaded:
+            self._style = await kv.get(self.ctx.db.reader, KV_NS, CHARGE_STYLE_KEY)
+            self._style_loaded = True
+        return self._style
 
-    async def _settle(self, conn: Connection, row: Row, s: OrderStatus, used_units: int) -> str:
-        oid, price = row["id"], row["price"]
-        used_units = min(used_units, row["quantity"])
-        cost = min(price, money.order_price(row["price_per_1000"], used_units)) if used_units else 0
-        refund = price - cost
-        target = (
-            st.CANCELED if s.status == PanelStatus.CANCELED and used_units == 0 else st.COMPLETED
-        )
-        now = self.ctx.now_iso()
-        ok = await orders.update(
-            conn, oid, st.POLLED,
-            {"status": target, "panel_status": s.raw_status, "delivered": used_units,
-             "remains": row["quantity"] - used_units, "refunded": refund,
-             "finished_at": now, "updated_at": now, "next_poll_at": None},
-        )  # fmt: skip
-        if not ok:
-            return "same"
-        if refund > 0:
-            await ledger.post(
-                conn,
-                Posting(row["user_id"], refund, "reserve_release",
-                        f"order:{oid}:refund", oid, note="subscription settled"),
-                now,
-            )  # fmt: skip
-        user = await users.get(conn, row["user_id"])
-        await notices.to_user(
-            conn, user_row=user, key=f"order:{oid}:sub_ended", event="subscription_ended",
-            payload={"order_id": oid, "used": cost, "returned": refund,
-                     "delivered": used_units, "balance": user["balance"]},
-            now=now,
-        )  # fmt: skip
-        return "finished"
+    async def _learn_style(self, conn: Connection, facts: OrderFacts, s: OrderStatus) -> None:
+        """Remember whether the panel lowers ``charge`` when it refunds (the rule for
+        auto-likes posts that ended Partial needs it)."""
+        style = settlement.charge_style(facts, s)
+        if style is None or style == self._style:
+            return
+        if self._style is not None:
+            log.warning("the panel's charge style changed from %s to %s", self._style, style)
+        await kv.put(conn, KV_NS, CHARGE_STYLE_KEY, style, self.ctx.now_iso())
+        self._style = style
 
     # ---- timed checks ----------------------------------------------------------------
+
+    async def review_stuck(self) -> int:
+        """Orders nobody can finish go to the review queue, admins alerted once: the panel
+        has answered only with errors for them (e.g. "Incorrect order ID": it forgot them)
+        for ``stuck_order_hours``, or their answer has not moved for
+        ``stalled_order_hours``. Until an admin refunds or re-attaches them they also keep
+        their link's duplicate-job lock, as an unfinished order should."""
+        cfg = self.ctx.settings
+        blocked_before = self.ctx.now_iso(hours=-cfg.stuck_order_hours)
+        still_before = self.ctx.now_iso(hours=-cfg.stalled_order_hours)
+        found = await orders.stuck(self.ctx.db.reader, blocked_before, still_before)
+        moved = 0
+        for row in found:
+            if row["blocked_since"] is not None and row["blocked_since"] <= blocked_before:
+                reason = (f"the panel has not answered usably since {row['blocked_since']}: "
+                          f"{row['error'] or '?'}")  # fmt: skip
+            else:
+                since = row["progress_at"] or row["submitted_at"] or row["created_at"]
+                reason = (f"no progress at the panel since {since} "
+                          f"(status {row['panel_status'] or row['status']!r})")  # fmt: skip
+            now = self.ctx.now_iso()
+            async with self.ctx.db.transaction() as conn:
+                ok = await orders.update(
+                    conn, row["id"], st.POLLED,
+                    {"status": st.NEEDS_REVIEW, "error": reason[:500], "updated_at": now,
+                     "next_poll_at": None},
+                )  # fmt: skip
+                if ok:
+                    # One alert per episode: an order re-attached and stuck again alerts again.
+                    await notices.order_review(conn, cfg, row, reason, now, episode=now)
+                    moved += 1
+        if moved:
+            log.warning("%d stuck orders moved to the review queue", moved)
+        return moved
 
     async def alert_not_started(self) -> int:
         """FAQ 3: queued for 48 h → tell the customer once, alert admins once."""

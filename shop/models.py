@@ -67,6 +67,14 @@ class Service:
             and 1 <= self.max and self.min <= self.max
         )  # fmt: skip
 
+    @property
+    def package_qty(self) -> int | None:
+        """Units a Package delivers: panels list a package with min = max = its size (a
+        listing of 1/1 hides it; then the panel's first answer tells)."""
+        if self.type != ServiceType.PACKAGE or self.min != self.max or self.min <= 1:
+            return None
+        return self.min
+
     @classmethod
     def from_row(cls, r: Any) -> Service:
         return cls(
@@ -145,6 +153,7 @@ class Order:
     cancel_requested: bool
     refill_status: str | None
     refill_requested_at: str | None
+    package_qty: int | None = None  # units a package order delivers, when known
 
     @property
     def amount_used(self) -> int:
@@ -161,8 +170,9 @@ class Order:
             return None
         if self.status == st.COMPLETED:
             return 1.0
-        done = self.quantity - min(max(self.remains, 0), self.quantity)
-        return done / self.quantity
+        units = self.package_qty or self.quantity
+        done = units - min(max(self.remains, 0), units)
+        return done / units
 
     @classmethod
     def from_row(cls, r: Any) -> Order:
@@ -179,6 +189,7 @@ class Order:
             started_at=r["started_at"], finished_at=r["finished_at"],
             cancel_requested=r["cancel_requested_at"] is not None,
             refill_status=r["refill_status"], refill_requested_at=r["refill_requested_at"],
+            package_qty=r["package_qty"] if "package_qty" in keys else None,
         )  # fmt: skip
 
 

@@ -63,18 +63,26 @@ async def to_admins(
 
 
 async def order_review(
-    conn: Connection, settings: ShopSettings, row: Any, reason: str, now: str
+    conn: Connection,
+    settings: ShopSettings,
+    row: Any,
+    reason: str,
+    now: str,
+    *,
+    episode: str | None = None,
 ) -> None:
     """An order went to the review queue: the customer is told it is being checked and
-    every admin gets its facts."""
+    every admin gets its facts (once per order, or once per ``episode`` when an order can
+    come back to the queue)."""
     user = await users.get(conn, row["user_id"])
     oid = row["id"]
+    suffix = "" if episode is None else f":{episode}"
     await to_user(
-        conn, user_row=user, key=f"order:{oid}:review", event="order_review",
+        conn, user_row=user, key=f"order:{oid}:review{suffix}", event="order_review",
         payload={"order_id": oid}, now=now,
     )  # fmt: skip
     await to_admins(
-        conn, settings, key=f"order:{oid}:review", event="admin_review",
+        conn, settings, key=f"order:{oid}:review{suffix}", event="admin_review",
         payload={"order_id": oid, "user_id": row["user_id"], "price": row["price"],
                  "link": row["link"] or row["username"], "reason": reason,
                  "panel_order_id": row["panel_order_id"]},

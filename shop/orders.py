@@ -15,13 +15,21 @@ import json
 import logging
 from datetime import date, timedelta
 
-from fulfillment.models import AddRequest, PanelRejected, PanelUnavailable, ServiceType
+from fulfillment.models import (
+    AddRequest,
+    ItemError,
+    OrderStatus,
+    PanelRejected,
+    PanelUnavailable,
+    ServiceType,
+)
 from shop import money, notices
 from shop import statuses as st
 from shop.catalog import CatalogService
 from shop.clock import parse_iso
 from shop.context import ShopContext, new_token
 from shop.crashpoints import crashpoint
+from shop.fulfilment import FulfilmentService
 from shop.models import (
     Order,
     OrderInput,
@@ -57,24 +65,28 @@ class ActionResult:
     order: Order | None = None
 
 
-def _units(service: Service, inp: OrderInput) -> int:
-    """Validate the inputs for the service's type and return the units priced."""
+def _units(service: Service, inp: OrderInput, *, limits: bool = True) -> int:
+    """Validate the inputs for the service's type and return the units priced.
+
+    ``limits=False`` skips the panel's min/max: a confirmation card keeps the terms it was
+    quoted with even if the panel changed its limits since (the panel may then refuse the
+    order, which refunds it in full)."""
     t = service.type
     if t == ServiceType.SUBSCRIPTIONS:
-        return _subscription_units(service, inp)
+        return _subscription_units(service, inp, limits)
     if not inp.link:
         raise InputError("link.empty")
     if t == ServiceType.PACKAGE:
         return 1
     if t == ServiceType.CUSTOM_COMMENTS:
         n = len(inp.comments)
-        if n < service.min or n > service.max:
+        if n < 1 or (limits and (n < service.min or n > service.max)):
             raise InputError("comments.count", {"min": service.min, "max": service.max, "count": n})
         return n
     if t != ServiceType.DEFAULT:
         raise InputError("service.unavailable")
     q = inp.quantity or 0
-    if q < service.min or q > service.max:
+    if q < 1 or (limits and (q < service.min or q > service.max)):
         raise InputError("input.out_of_range", {"min": service.min, "max": service.max})
     if inp.runs is None:
         return q
@@ -82,16 +94,16 @@ def _units(service: Service, inp: OrderInput) -> int:
         raise InputError("dripfeed.unsupported")
     if inp.runs < 2 or inp.runs > MAX_RUNS or inp.interval not in DRIPFEED_INTERVALS:
         raise InputError("dripfeed.invalid", {"max_runs": MAX_RUNS})
-    if q * inp.runs > service.max:
+    if limits and q * inp.runs > service.max:
         raise InputError("dripfeed.total", {"max": service.max})
     return q * inp.runs
 
 
-def _subscription_units(service: Service, inp: OrderInput) -> int:
+def _subscription_units(service: Service, inp: OrderInput, limits: bool = True) -> int:
     if not inp.username:
         raise InputError("username.empty")
     lo, hi = inp.sub_min or 0, inp.sub_max or 0
-    if lo < service.min or hi > service.max:
+    if lo < 1 or (limits and (lo < service.min or hi > service.max)):
         raise InputError("input.out_of_range", {"min": service.min, "max": service.max})
     if hi < lo:
         raise InputError("sub.max_below_min", {"min": lo})
@@ -140,10 +152,16 @@ def add_request(service: Service, row: Row) -> AddRequest:
 
 
 class OrderService:
-    def __init__(self, ctx: ShopContext, catalog: CatalogService) -> None:
+    def __init__(
+        self,
+        ctx: ShopContext,
+        catalog: CatalogService,
+        fulfilment: FulfilmentService | None = None,
+    ) -> None:
         self.ctx = ctx
         self.catalog = catalog
         self._background: set[asyncio.Task[PlaceResult]] = set()
+        self.fulfilment = fulfilment or FulfilmentService(ctx)
 
     # ---- quoting -------------------------------------------------------------------
 
@@ -182,9 +200,13 @@ class OrderService:
         if service is None or user is None:
             return None
         inp = _input_from_json(row["params"])
+        try:  # the card's own terms, whatever the panel's limits are now
+            units = _units(service, inp, limits=False) if service.sellable else 0
+        except InputError:  # the service changed type: the card cannot be used any more
+            units = 0
         return Quote(
-            token, service, inp, _units(service, inp) if service.sellable else 0, row["price"],
-            row["price_per_1000"], user["balance"], row["expires_at"],
+            token, service, inp, units, row["price"], row["price_per_1000"], user["balance"],
+            row["expires_at"],
         )  # fmt: skip
 
     # ---- placing -------------------------------------------------------------------
@@ -215,8 +237,12 @@ class OrderService:
         if service is None or not service.sellable:
             return PlaceResult(PlaceOutcome.UNAVAILABLE)
         inp = _input_from_json(q["params"])
+        try:  # the price shown is the price charged: the card's terms, not today's limits
+            units = _units(service, inp, limits=False)
+        except InputError:  # the service changed type since the card: it cannot be used
+            return PlaceResult(PlaceOutcome.UNAVAILABLE)
         try:
-            order_id = await self._create(user_id, service, inp, q)
+            order_id = await self._create(user_id, service, inp, q, units)
         except InsufficientBalance:
             user = await users.get(self.ctx.db.reader, user_id)
             missing = q["price"] - (user["balance"] if user else 0)
@@ -285,10 +311,13 @@ class OrderService:
             return PlaceResult(PlaceOutcome.NOT_FOUND)
         return PlaceResult(PlaceOutcome.REPLAYED, Order.from_row(row))
 
-    async def _create(self, user_id: int, service: Service, inp: OrderInput, q: Row) -> int:
+    async def _create(
+        self, user_id: int, service: Service, inp: OrderInput, q: Row, units: int | None = None
+    ) -> int:
+        if units is None:
+            units = _units(service, inp, limits=False)
         now = self.ctx.now_iso()
         kind = "subscription" if service.type == ServiceType.SUBSCRIPTIONS else "order"
-        units = _units(service, inp)
         async with self.ctx.db.transaction() as conn:
             order_id = await orders.insert(
                 conn,
@@ -303,6 +332,7 @@ class OrderService:
                     "sub_expiry": inp.sub_expiry, "price": q["price"],
                     "price_per_1000": q["price_per_1000"], "rate": q["rate"],
                     "status": st.CREATED, "created_at": now, "updated_at": now,
+                    "service_type": service.type.value, "package_qty": service.package_qty,
                 },
             )  # fmt: skip
             await ledger.post(
@@ -356,7 +386,7 @@ class OrderService:
                 row = await orders.update_returning(
                     conn, order_id, st.SUBMITTING,
                     {"status": st.PENDING, "panel_order_id": panel_id, "submitted_at": now,
-                     "updated_at": now, "next_poll_at": now},
+                     "updated_at": now, "next_poll_at": now, "progress_at": now},
                 )  # fmt: skip
         except DuplicatePanelOrder:
             # The panel handed out an id we already hold: a human must look.
@@ -437,13 +467,45 @@ class OrderService:
         age = self.ctx.now() - parse_iso(order.submitted_at)
         return age >= timedelta(hours=self.ctx.settings.not_started_alert_hours)
 
+    async def check_live(self, order: Order) -> tuple[Order, bool]:
+        """The order as the panel sees it right now, its answer applied like a poll's:
+        (fresh order, True), or (the stored order, False) when the panel cannot say."""
+        if order.panel_order_id is None or order.status not in st.POLLED:
+            return order, True
+        answer: OrderStatus | ItemError
+        try:
+            answer = await self.ctx.panel.status(order.panel_order_id)
+        except PanelRejected as exc:  # e.g. "Incorrect order ID": counts like a poll's
+            answer = ItemError(exc.message)
+        except PanelUnavailable as exc:
+            log.info("live status of order %s unavailable: %s", order.id, exc)
+            return order, False
+        await self.fulfilment.apply(order.id, answer)
+        fresh = await self.get_for_user(order.user_id, order.id)
+        return (fresh or order), not isinstance(answer, ItemError)
+
+    async def cancel_offered(self, order: Order, service: Service) -> bool:
+        """Whether to show the cancel button: the stored status may be a poll old, so an
+        order that looks queued is checked at the panel first (FAQ 4: once started, no
+        cancel). If the panel cannot say, the button is shown: pressing it checks again."""
+        if not self.can_cancel(order, service):
+            return False
+        fresh, known = await self.check_live(order)
+        return self.can_cancel(fresh, service) or not known
+
     async def request_cancel(self, user_id: int, order_id: int) -> ActionResult:
-        """FAQ 3/4: only before delivery starts. Money moves when the panel says Canceled."""
+        """FAQ 3/4: only before delivery starts, as the panel shows it right now. A cancel
+        is a request: money moves when the panel's status says what was not delivered."""
         order = await self.get_for_user(user_id, order_id)
         if order is None:
             return ActionResult(False, "order.not_found")
         service = await self.catalog.get(order.service_id)
         if service is None or not self.can_cancel(order, service):
+            return ActionResult(False, "cancel.not_allowed", order)
+        order, known = await self.check_live(order)
+        if not known:
+            return ActionResult(False, "cancel.failed", order)
+        if not self.can_cancel(order, service):  # started (or ended) since the last poll
             return ActionResult(False, "cancel.not_allowed", order)
         now = self.ctx.now_iso()
         if service.cancel:

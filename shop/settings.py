@@ -17,6 +17,8 @@ class ShopSettings:
     notify_started: bool = False
     poll_interval_seconds: float = 120.0
     not_started_alert_hours: int = 48
+    stuck_order_hours: float = 72  # answered only with errors this long → review
+    stalled_order_hours: float = 168  # panel answer unchanged this long → review
     refill_days: int = 30
     panel_balance_alert_below: Decimal = Decimal("5")
     topup_min: int = 5000

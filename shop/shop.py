@@ -22,8 +22,8 @@ class Shop:
         self.settings = ctx.settings
         self.users = UserService(ctx)
         self.catalog = CatalogService(ctx)
-        self.orders = OrderService(ctx, self.catalog)
         self.fulfilment = FulfilmentService(ctx)
+        self.orders = OrderService(ctx, self.catalog, self.fulfilment)
         self.topups = TopupService(ctx)
         self.cards = CardService(ctx, ctx.gateway)
         self.alerts = AlertService(ctx)

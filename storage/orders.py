@@ -17,6 +17,7 @@ INSERTABLE = (
     "user_id", "service_id", "confirm_token", "kind", "link", "job_key", "quantity", "runs",
     "interval", "comments", "username", "sub_min", "sub_max", "sub_posts", "sub_delay",
     "sub_expiry", "price", "price_per_1000", "rate", "status", "created_at", "updated_at",
+    "service_type", "package_qty",
 )  # fmt: skip
 
 UPDATABLE = frozenset(
@@ -25,6 +26,7 @@ UPDATABLE = frozenset(
         "delivered", "refunded", "error", "updated_at", "submitted_at", "started_at",
         "finished_at", "next_poll_at", "poll_failures", "late_alerted_at",
         "cancel_requested_at", "refill_id", "refill_status", "refill_requested_at",
+        "charge_seen", "progress_at", "blocked_since", "package_qty",
     }
 )  # fmt: skip
 
@@ -133,6 +135,20 @@ async def due_for_poll(conn: aiosqlite.Connection, now: str, limit: int) -> list
     return list(await conn.execute_fetchall(sql, (json.dumps(POLLABLE), now, limit)))
 
 
+async def stuck(
+    conn: aiosqlite.Connection, blocked_before: str, still_before: str
+) -> list[aiosqlite.Row]:
+    """Polled orders the panel has answered only unusably since ``blocked_before``, or
+    (ordinary orders; a subscription may wait for posts for ever) whose answer has not
+    moved since ``still_before``."""
+    sql = """SELECT * FROM orders WHERE status IN ('pending', 'processing', 'in_progress')
+             AND ((blocked_since IS NOT NULL AND blocked_since <= ?)
+                  OR (kind = 'order'
+                      AND COALESCE(progress_at, submitted_at, created_at) <= ?))
+             ORDER BY id"""
+    return list(await conn.execute_fetchall(sql, (blocked_before, still_before)))
+
+
 async def not_started_since(conn: aiosqlite.Connection, before: str) -> list[aiosqlite.Row]:
     """Orders still queued at the panel since ``before`` that nobody was alerted about."""
     sql = """SELECT * FROM orders WHERE status IN ('pending', 'processing')
@@ -174,7 +190,8 @@ async def update_returning(
 
 PROGRESS_COLUMNS = (
     "status", "panel_status", "updated_at", "remains", "start_count", "charge",
-    "poll_failures", "next_poll_at", "started_at",
+    "poll_failures", "next_poll_at", "started_at", "charge_seen", "progress_at",
+    "blocked_since", "package_qty", "error",
 )  # fmt: skip
 
 

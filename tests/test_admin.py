@@ -130,11 +130,19 @@ async def test_review_refund_happens_once(env):
     await a0.wait_for(r"관리자 메뉴")
     await a0.press("🔍 확인 필요 주문")
     queue = await a0.wait_for(r"확인 필요 주문")
-    q1 = await a0.press(f"↩️ 환불 #{order_id}", queue)
-    q2 = await a0.press(f"↩️ 환불 #{order_id}", queue)
-    a1, a2 = await a0.wait_callback_answer(q1), await a0.wait_callback_answer(q2)
-    assert "환불했어요" in a1.text and "이미 처리" in a2.text
+    await a0.press(f"↩️ 환불 #{order_id}", queue)
+    await a0.wait_for(r"환불하는 사유")
+    await a0.send_text(".")  # not a reason
+    await a0.wait_for(r"사유는 꼭 입력")
+    await a0.send_text("패널에서 주문을 찾지 못함")
+    await a0.wait_for(r"환불했어요")
+    await a0.press(f"↩️ 환불 #{order_id}", queue)  # the same old button again
+    await a0.wait_for(r"환불하는 사유")
+    await a0.send_text("두 번째 시도")
+    await a0.wait_for(r"이미 처리")
     assert await env.balance(25) == 50_000
+    (entry,) = await _rows(env, "SELECT * FROM audit WHERE action = 'order.refund'")
+    assert "패널에서 주문을 찾지 못함" in entry["after"] and entry["actor_id"] == ADMIN_IDS[0]
     refunds = await _rows(env, "SELECT * FROM ledger WHERE kind = 'refund'")
     assert len(refunds) == 1
     order = await _rows(env, "SELECT status, refunded, price FROM orders WHERE id = ?", order_id)

@@ -267,11 +267,14 @@ async def test_subscription_reserve_is_settled_from_child_charges(shop: Shop, pa
     placed = await shop.orders.place(uid, q.token)
     assert placed.outcome == PlaceOutcome.PLACED
     sub_id = placed.order.panel_order_id
-    sim.new_post(sub_id, quantity=150)
-    sim.new_post(sub_id, quantity=100)
+    posts = [sim.new_post(sub_id, quantity=150), sim.new_post(sub_id, quantity=100)]
     await shop.fulfilment.poll_once()
     sim.end_subscription(sub_id, "Expired")
-    await shop.fulfilment.poll_once()
+    await shop.fulfilment.poll_once()  # the posts' orders are still running: no settlement
+    assert (await shop.orders.get_for_user(uid, placed.order.id)).refunded == 0
+    for post in posts:
+        sim.set_order(post.ext_id, status="Completed")
+    shop.ctx.clock.advance(minutes=5)
     await shop.fulfilment.poll_once()
     order = await shop.orders.get_for_user(uid, placed.order.id)
     assert order.status == "completed" and order.delivered == 250
