@@ -60,6 +60,7 @@ async def run_poll(rt: ShopRuntime) -> None:
     log.log(level, "status poll: %s", report)
     await shop.fulfilment.poll_refills()
     await shop.fulfilment.alert_not_started()
+    await shop.fulfilment.review_stuck()
     kick_outbox(rt)
 
 

@@ -42,6 +42,8 @@ def shop_settings(config: Config) -> ShopSettings:
         notify_started=config.scheduler.notify_started,
         poll_interval_seconds=config.scheduler.poll_interval_seconds,
         not_started_alert_hours=config.scheduler.not_started_alert_hours,
+        stuck_order_hours=config.scheduler.stuck_order_hours,
+        stalled_order_hours=config.scheduler.stalled_order_hours,
         panel_balance_alert_below=config.scheduler.panel_balance_alert_below,
         topup_min=config.topup.min_amount,
         topup_max=config.topup.max_amount,

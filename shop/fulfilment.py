@@ -522,11 +522,7 @@ class FulfilmentService:
 
     async def poll_refills(self) -> int:
         """Refill requests in flight: tell the customer when one finishes or is rejected."""
-        rows = [
-            r
-            for r in await orders.with_status(self.ctx.db.reader, (st.COMPLETED,))
-            if r["refill_status"] in ("pending", "in_progress") and r["refill_id"]
-        ]
+        rows = await orders.refills_in_flight(self.ctx.db.reader)
         if not rows:
             return 0
         by_refill = {r["refill_id"]: r for r in rows}

@@ -184,8 +184,9 @@ def plain(
 
 def _final_children(s: OrderStatus, children: Children | None) -> list[OrderStatus] | Verdict:
     """Every listed child's final answer, or why the parent cannot settle yet."""
-    if children is None:
+    if children is None and s.child_orders:
         return Wait("the statuses of its runs/posts are unavailable", blocked=False)
+    children = children or {}
     found = []
     for child_id in s.child_orders:
         answer = children.get(child_id, ItemError("missing in answer"))

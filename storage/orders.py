@@ -128,6 +128,13 @@ async def with_status(
         return list(await cur.fetchall())
 
 
+async def refills_in_flight(conn: aiosqlite.Connection) -> list[aiosqlite.Row]:
+    """Completed orders with a refill request the panel has not finished."""
+    sql = """SELECT * FROM orders WHERE status = 'completed' AND refill_id IS NOT NULL
+             AND refill_status IN ('pending', 'in_progress') ORDER BY id"""
+    return list(await conn.execute_fetchall(sql))
+
+
 async def due_for_poll(conn: aiosqlite.Connection, now: str, limit: int) -> list[aiosqlite.Row]:
     sql = """SELECT id, panel_order_id, kind, poll_failures FROM orders
              WHERE status IN (SELECT value FROM json_each(?)) AND panel_order_id IS NOT NULL

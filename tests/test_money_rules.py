@@ -188,9 +188,7 @@ async def test_customer_cancel_checks_the_panel_first(shop: Shop, panel):
 # ---- case 3: auto-likes settle only on every post's final answer ---------------------
 
 
-async def test_auto_likes_wait_for_every_post_and_review_one_that_keeps_failing(
-    shop: Shop, panel
-):
+async def test_auto_likes_wait_for_every_post_and_review_one_that_fails(shop: Shop, panel):
     sim, _ = panel
     uid = await customer(shop)
     sub = await place(shop, uid, "601", username="mask24", sub_min=100, sub_max=200,
