@@ -99,11 +99,15 @@ class SchedulerConfig(_Section):
     )
     not_started_alert_hours: int = Field(48, ge=1, description="FAQ: 48 h not started rule")
     stuck_order_hours: float = Field(
-        72, gt=0, description="an order the panel answers only with errors (e.g. an unknown "
+        72,
+        gt=0,
+        description="an order the panel answers only with errors (e.g. an unknown "
         "id) for this long goes to the review queue, admins alerted once",
     )
     stalled_order_hours: float = Field(
-        168, gt=0, description="an unfinished order whose panel status has not moved for this "
+        168,
+        gt=0,
+        description="an unfinished order whose panel status has not moved for this "
         "long goes to the review queue (the panel API gives no per-service delivery time)",
     )
 
