@@ -54,6 +54,7 @@ from storage.rows import Row
 log = logging.getLogger(__name__)
 
 MAX_RUNS = 100
+LIVE_CHECK_SECONDS = 2.5  # a customer's cancel waits this long for the panel's live status
 MAX_POSTS = 1000
 DRIPFEED_INTERVALS = (5, 10, 15, 30, 60, 90, 120, 180, 360, 720, 1440)
 
@@ -469,16 +470,19 @@ class OrderService:
 
     async def check_live(self, order: Order) -> tuple[Order, bool]:
         """The order as the panel sees it right now, its answer applied like a poll's:
-        (fresh order, True), or (the stored order, False) when the panel cannot say."""
+        (fresh order, True), or (the stored order, False) when the panel cannot say within
+        LIVE_CHECK_SECONDS (a customer is waiting; a Kakao answer has 5 s in all)."""
         if order.panel_order_id is None or order.status not in st.POLLED:
             return order, True
         answer: OrderStatus | ItemError
         try:
-            answer = await self.ctx.panel.status(order.panel_order_id)
+            answer = await asyncio.wait_for(
+                self.ctx.panel.status(order.panel_order_id), LIVE_CHECK_SECONDS
+            )
         except PanelRejected as exc:  # e.g. "Incorrect order ID": counts like a poll's
             answer = ItemError(exc.message)
-        except PanelUnavailable as exc:
-            log.info("live status of order %s unavailable: %s", order.id, exc)
+        except (PanelUnavailable, TimeoutError) as exc:
+            log.info("live status of order %s unavailable: %r", order.id, exc)
             return order, False
         await self.fulfilment.apply(order.id, answer)
         fresh = await self.get_for_user(order.user_id, order.id)
