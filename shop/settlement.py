@@ -28,8 +28,9 @@ cannot read is a ``Review`` for a human. Pure functions: no I/O, no clock.
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any
 
@@ -150,7 +151,8 @@ def _by_charge(cost: Decimal | None, shown: bool, charge: Decimal | None) -> Fra
         # panel's precision, or rounding would look like a refund.
         exponent = charge.as_tuple().exponent
         if isinstance(exponent, int) and exponent < 0:
-            cost = cost.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_DOWN)
+            with suppress(InvalidOperation):  # more digits than Decimal carries: as is
+                cost = cost.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_DOWN)
     if charge >= cost:
         return None
     return (Fraction(cost) - Fraction(max(charge, Decimal(0)))) / Fraction(cost)

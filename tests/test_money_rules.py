@@ -7,11 +7,13 @@ charged), read from the simulator's own books (``sim.accounting``), over real HT
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from decimal import Decimal
 from fractions import Fraction
 
 import pytest
 
+from fulfillment.models import OrderStatus, PanelStatus
 from fulfillment.parse import parse_body, parse_order_status
 from sandbox.panel import PanelSimulator, SimService
 from shop.clock import ManualClock
@@ -19,6 +21,7 @@ from shop.context import ShopContext
 from shop.models import OrderInput, PlaceOutcome
 from shop.parsing import InputError
 from shop.settings import ShopSettings
+from shop.settlement import OrderFacts, Returned, plain
 from shop.shop import Shop
 from storage.db import Database
 
@@ -376,3 +379,16 @@ async def test_card_keeps_its_terms_when_the_panel_changes_its_limits(shop: Shop
     assert placed.outcome == PlaceOutcome.PLACED and placed.order.price == other.price
     assert placed.order.quantity == 4000
     await ledger_ok(shop)
+
+
+def test_charge_evidence_at_the_panels_precision():
+    """A quoted cost with more digits than the panel prints is no refund; a lowered charge
+    is; a charge equal to the cost proves nothing (the units decide)."""
+    facts = OrderFacts(kind="order", service_type="default", quantity=123, runs=None,
+                       package_qty=None, rate=Decimal("0.0002"), charge_seen=None)  # fmt: skip
+    done = OrderStatus(PanelStatus.PARTIAL, "Partial", charge=Decimal("0.00002"), remains=23)
+    assert plain(facts, done) == Returned(Fraction(23, 123), "remains", 100, 23)
+    seen = replace(facts, rate=Decimal("2"), charge_seen=Decimal("0.246"))
+    lowered = replace(done, charge=Decimal("0.123"))
+    assert plain(seen, lowered).share == Fraction(1, 2)
+    assert plain(seen, lowered).basis == "charge"
