@@ -201,9 +201,10 @@ def run(args: argparse.Namespace) -> int:
         wait_port(panel_port)
         asyncio.run(seed(cfg, [key_for(console, f"c{n}") for n in range(args.customers)]))
         with open(os.path.join(tmp, "shop.log"), "w") as log:
+            prof = ["-m", "cProfile", "-o", args.profile] if args.profile else []
             shop = subprocess.Popen(
-                [sys.executable, "-m", "bot", "run", "--config", cfg], cwd=ROOT, stdout=log,
-                stderr=subprocess.STDOUT,
+                [sys.executable, *prof, "-m", "bot", "run", "--config", cfg], cwd=ROOT,
+                stdout=log, stderr=subprocess.STDOUT,
             )  # fmt: skip
         wait_port(web_port)
         report = asyncio.run(drive_all(args, f"http://127.0.0.1:{web_port}/kakao/skill"))
@@ -242,6 +243,7 @@ def main() -> int:
     p.add_argument("--customers", type=int, default=200)
     p.add_argument("--think-min", type=float, default=2.0, help="seconds between steps, min")
     p.add_argument("--think-max", type=float, default=5.0, help="seconds between steps, max")
+    p.add_argument("--profile", help="write a cProfile of the shop process to this file")
     args = p.parse_args()
     import logging
 
