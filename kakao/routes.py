@@ -8,6 +8,7 @@ or another bot's gets a short JSON refusal (400 / 403), never a traceback.
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -15,6 +16,8 @@ from starlette.routing import BaseRoute, Route
 
 from kakao.front import KakaoFront
 from kakao.payload import MAX_BODY_BYTES, BadPayload, parse
+
+log = logging.getLogger(__name__)
 
 
 def skill_routes(front: KakaoFront, path: str = "/kakao/skill") -> list[BaseRoute]:
@@ -31,8 +34,12 @@ def skill_routes(front: KakaoFront, path: str = "/kakao/skill") -> list[BaseRout
         try:
             req = parse(body)
         except BadPayload as exc:
+            log.info("kakao skill: refused a malformed payload (%s)", exc)
             return JSONResponse({"error": str(exc)}, status_code=400)
         if not front.accepts_bot(req.bot_id):
+            # Often a copied skill URL or a wrong kakao.bot_id: say which id came.
+            log.warning("kakao skill: refused a payload of bot %r (kakao.bot_id differs)",
+                        (req.bot_id or "")[:40])  # fmt: skip
             return JSONResponse({"error": "this skill serves another bot"}, status_code=403)
         return JSONResponse(await front.answer(req, deadline))
 
