@@ -185,6 +185,8 @@ class OrderService:
         user = await users.get(self.ctx.db.reader, user_id)
         if user is None:
             raise LookupError(user_id)
+        if user["banned_at"] is not None:  # the owner blocked this customer
+            raise InputError("customer.blocked")
         async with self.ctx.db.transaction() as conn:
             await quotes.insert(
                 conn, token, user_id, service.id, json.dumps(dataclasses.asdict(inp)), price,
@@ -332,6 +334,7 @@ class OrderService:
                     "sub_posts": inp.sub_posts, "sub_delay": inp.sub_delay,
                     "sub_expiry": inp.sub_expiry, "price": q["price"],
                     "price_per_1000": q["price_per_1000"], "rate": q["rate"],
+                    "exchange_rate": str(self.ctx.settings.exchange_rate),
                     "status": st.CREATED, "created_at": now, "updated_at": now,
                     "service_type": service.type.value, "package_qty": service.package_qty,
                 },

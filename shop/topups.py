@@ -80,11 +80,15 @@ class TopupService:
         now = self.ctx.now_iso()
         try:
             async with self.ctx.db.transaction() as conn:
+                user = await users.get(conn, user_id)
+                if user is None:
+                    raise LookupError(user_id)
+                if user["banned_at"] is not None:  # the owner blocked this customer
+                    raise InputError("customer.blocked")
                 topup_id = await topups.insert(
                     conn, user_id=user_id, method="bank", amount=amount, status="pending",
                     now=now, depositor=depositor,
                 )  # fmt: skip
-                user = await users.get(conn, user_id)
                 await notices.to_admins(
                     conn, self.ctx.settings, key=f"topup:{topup_id}:new", event="admin_topup",
                     payload={"topup_id": topup_id, "amount": amount, "depositor": depositor,
@@ -223,7 +227,7 @@ class TopupService:
     async def validate_stars_checkout(self, telegram_id: int, amount: int, stars: int) -> bool:
         """Pre-checkout re-validation: the user exists and the amount is still valid."""
         user = await users.get_by_telegram(self.ctx.db.reader, telegram_id)
-        if user is None:
+        if user is None or user["banned_at"] is not None:
             return False
         try:
             return self.stars_for(amount) == stars

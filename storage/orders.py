@@ -16,8 +16,8 @@ from storage.rows import one as first_row
 INSERTABLE = (
     "user_id", "service_id", "confirm_token", "kind", "link", "job_key", "quantity", "runs",
     "interval", "comments", "username", "sub_min", "sub_max", "sub_posts", "sub_delay",
-    "sub_expiry", "price", "price_per_1000", "rate", "status", "created_at", "updated_at",
-    "service_type", "package_qty",
+    "sub_expiry", "price", "price_per_1000", "rate", "exchange_rate", "status", "created_at",
+    "updated_at", "service_type", "package_qty",
 )  # fmt: skip
 
 UPDATABLE = frozenset(
