@@ -22,10 +22,9 @@ import functools
 import html
 import logging
 from collections.abc import Awaitable, Callable
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from telegram import InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
@@ -49,10 +48,17 @@ from handlers.common import (
     shop_of,
     show,
 )
-from shop.admin import AdminService, check_reason, user_label
+from shop.admin import (
+    AdminService,
+    check_reason,
+    parse_adjustment,
+    parse_markup,
+    parse_price_override,
+    user_label,
+)
 from shop.context import new_token
 from shop.models import Order, Service
-from shop.parsing import InputError, parse_int
+from shop.parsing import InputError
 from shop.topups import Decision, Topup
 
 log = logging.getLogger(__name__)
@@ -61,7 +67,6 @@ REJECT_REASON, PANEL_ID, PRICE, LOOKUP, ADJ_AMOUNT, ADJ_REASON, BC_TEXT, MARKUP,
 REFUND_REASON = 9
 TIMEOUT_SECONDS = 15 * 60
 LG = "ko"  # the console speaks Korean; admins are the shop's staff
-MAX_ADJUST = 10_000_000
 PROGRESS_MAX_SECONDS = 6 * 3600
 # Pages are sized so that a page fits Telegram's limits whatever the panel or the
 # customers typed (4,096 characters, 100 buttons): every shown value is cut to a bound.
@@ -162,7 +167,13 @@ def _menu_markup():
 @admins_only
 async def admin_menu(update: Update, context: Context) -> None:
     await answer(update)
-    await show(update, t(LG, "admin.menu"), _menu_markup())
+    markup = _menu_markup()
+    # A fresh one-time login link to the web console (when it is served) as a URL button.
+    link = await shop_of(context).access.login_link(_tg_id(update))
+    if link:
+        console = InlineKeyboardButton(t(LG, "admin.console"), url=link)
+        markup = InlineKeyboardMarkup([*markup.inline_keyboard, [console]])
+    await show(update, t(LG, "admin.menu"), markup)
 
 
 @admins_only
@@ -553,13 +564,13 @@ async def got_service_query(update: Update, context: Context) -> int:
 async def sync_services(update: Update, context: Context) -> None:
     await answer(update, t(LG, "admin.syncing"))
     try:
-        report = await shop_of(context).catalog.sync()
+        report = await admin_service(context).sync_catalog(_tg_id(update))
     except Exception as exc:  # a panel failure must not kill the console
         log.warning("manual sync failed: %s", exc)
         await reply(update, t(LG, "admin.sync_failed", error=str(exc)[:200]))
         return
-    await admin_service(context).record(_tg_id(update), "catalog.sync", None,
-                                        {"new": report.new, "removed": report.removed})  # fmt: skip
+    if report is None:
+        return
     await reply(update, t(LG, "admin.synced", new=report.new, updated=report.updated,
                           removed=report.removed, total=report.total))  # fmt: skip
     await _services(update, context)
@@ -586,9 +597,8 @@ async def ask_price(update: Update, context: Context) -> int:
 
 async def got_price(update: Update, context: Context) -> int:
     service_id = int(_draft(context).get("price", 0))
-    text = (update.effective_message.text or "").strip()
     try:
-        price = None if text in ("0", "해제") else parse_int(text, lo=1, hi=100_000_000)
+        price = parse_price_override(update.effective_message.text)
     except InputError as exc:
         await reply(update, t(LG, exc.code, **exc.params) + "\n" + t(LG, "admin.ask_price",
                                                                        id=service_id))  # fmt: skip
@@ -609,12 +619,9 @@ async def ask_markup(update: Update, context: Context) -> int:
 
 
 async def got_markup(update: Update, context: Context) -> int:
-    text = (update.effective_message.text or "").strip().rstrip("%").strip()
     try:
-        percent = Decimal(text)
-        if not percent.is_finite() or percent < 0 or percent > 1000:
-            raise InvalidOperation
-    except InvalidOperation:
+        percent = parse_markup(update.effective_message.text)
+    except InputError:
         await reply(update, t(LG, "admin.bad_markup"))
         return MARKUP
     shop = shop_of(context)
@@ -675,15 +682,9 @@ async def ask_adjust(update: Update, context: Context) -> int:
     return ADJ_AMOUNT
 
 
-def _parse_signed(text: str | None) -> int:
-    raw = (text or "").strip().replace(" ", "")
-    sign = -1 if raw.startswith(("-", "−")) else 1
-    return sign * parse_int(raw.lstrip("+-−"), lo=1, hi=MAX_ADJUST)
-
-
 async def got_adjust_amount(update: Update, context: Context) -> int:
     try:
-        amount = _parse_signed(update.effective_message.text)
+        amount = parse_adjustment(update.effective_message.text)
     except InputError as exc:
         await reply(update, t(LG, exc.code, **exc.params) + "\n" + t(LG, "admin.ask_adjust_amount"))
         return ADJ_AMOUNT

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from decimal import Decimal
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from fulfillment.models import PanelError
-from shop import notices
+from shop import figures, notices
 from shop import statuses as st
-from shop.catalog import CatalogService
-from shop.clock import iso
+from shop.catalog import CatalogService, SyncReport
 from shop.context import ShopContext
 from shop.models import Order, Service, User
-from shop.parsing import InputError
+from shop.orders import ActionResult, OrderService
+from shop.parsing import InputError, parse_int
 from shop.refunds import refund_failed_order
 from shop.topups import Decision
 from storage import admin_queries, audit, ledger, orders, outbox, services, users
@@ -31,6 +31,9 @@ from storage.ledger import Posting
 log = logging.getLogger(__name__)
 
 MAX_REASON = 300
+MAX_ADJUST = 10_000_000
+MAX_PRICE = 100_000_000
+MAX_MARKUP = 1000
 # An order being submitted right now is left to its panel answer; anything else that has
 # not finished can be refunded or re-attached by an admin.
 REFUNDABLE = (st.CREATED, st.PENDING, st.PROCESSING, st.IN_PROGRESS, st.NEEDS_REVIEW)
@@ -50,7 +53,7 @@ class Period:
     orders: int
     revenue: int  # charged − refunded
     refunds: int
-    margin: int  # revenue − panel charge × exchange rate (orders with a known charge)
+    margin: int  # profit: revenue − panel cost in 원 (shop/figures.py)
     new_customers: int
 
 
@@ -58,6 +61,33 @@ class Period:
 class Stats:
     customers: int
     periods: dict[str, Period] = field(default_factory=dict)  # "today", "7d", "30d"
+
+
+def parse_adjustment(text: str | None) -> int:
+    """A signed whole amount of 원 for a balance adjustment: "+5,000", "-3000", "−1 000"."""
+    raw = (text or "").strip().replace(" ", "")
+    sign = -1 if raw.startswith(("-", "−")) else 1
+    return sign * parse_int(raw.lstrip("+-−"), lo=1, hi=MAX_ADJUST)
+
+
+def parse_price_override(text: str | None) -> int | None:
+    """A per-service price per 1000 in 원; "0", "해제" or nothing clears it (None)."""
+    raw = (text or "").strip()
+    if raw in ("", "0", "해제"):
+        return None
+    return parse_int(raw, lo=1, hi=MAX_PRICE)
+
+
+def parse_markup(text: str | None) -> Decimal:
+    """The global markup in percent, 0–1000 ("50", "50%", "12.5")."""
+    raw = (text or "").strip().rstrip("%").strip()
+    try:
+        percent = Decimal(raw)
+    except InvalidOperation:
+        raise InputError("admin.bad_markup") from None
+    if not percent.is_finite() or percent < 0 or percent > MAX_MARKUP:
+        raise InputError("admin.bad_markup")
+    return percent
 
 
 def check_reason(reason: str | None) -> str:
@@ -68,9 +98,12 @@ def check_reason(reason: str | None) -> str:
 
 
 class AdminService:
-    def __init__(self, ctx: ShopContext, catalog: CatalogService) -> None:
+    def __init__(
+        self, ctx: ShopContext, catalog: CatalogService, orders: OrderService | None = None
+    ) -> None:
         self.ctx = ctx
         self.catalog = catalog
+        self.orders = orders
 
     def allowed(self, admin_id: int, action: str) -> bool:
         if admin_id in self.ctx.settings.admin_ids:
@@ -270,30 +303,12 @@ class AdminService:
     async def stats(self, admin_id: int) -> Stats | None:
         if not self.allowed(admin_id, "stats"):
             return None
-        conn = self.ctx.db.reader
-        tz = ZoneInfo(self.ctx.settings.timezone)
-        local_midnight = (
-            self.ctx.now().astimezone(tz).replace(hour=0, minute=0, second=0, microsecond=0)
-        )
-        periods = {}
-        for name, days in (("today", 0), ("7d", 6), ("30d", 29)):
-            since = iso(local_midnight - timedelta(days=days))
-            periods[name] = await self._period(conn, since)
-        return Stats(await admin_queries.customers(conn), periods)
-
-    async def _period(self, conn, since: str) -> Period:
-        rate = self.ctx.settings.exchange_rate
-        revenue = 0
-        margin = Decimal(0)
-        rows = await admin_queries.orders_since(conn, since)
-        for r in rows:
-            earned = r["price"] - r["refunded"]
-            revenue += earned
-            if r["charge"] is not None:
-                margin += earned - Decimal(r["charge"]) * rate
-        refunds = await admin_queries.refunds_since(conn, since)
-        new = await admin_queries.customers(conn, since)
-        return Period(len(rows), revenue, refunds, int(margin), new)
+        report = await figures.by_day(self.ctx)
+        periods = {
+            name: Period(f.orders, f.revenue, f.refunds, f.profit, f.new_customers)
+            for name, f in report.periods.items()
+        }
+        return Stats(await admin_queries.customers(self.ctx.db.reader), periods)
 
     async def panel_balance(self) -> str | None:
         try:
@@ -382,6 +397,61 @@ class AdminService:
                 conn, actor_id=admin_id, action=action, target=target, before=None,
                 after=after, now=self.ctx.now_iso(),
             )  # fmt: skip
+
+    async def sync_catalog(self, admin_id: int) -> SyncReport | None:
+        """Sync now (the panel call happens outside any transaction), then audit it."""
+        if not self.allowed(admin_id, "catalog sync"):
+            return None
+        report = await self.catalog.sync()
+        await self.record(
+            admin_id, "catalog.sync", None,
+            {"new": report.new, "updated": report.updated, "removed": report.removed},
+        )  # fmt: skip
+        return report
+
+    # ---- customers: block, cancel and refill on their behalf ---------------------------
+
+    async def set_banned(self, admin_id: int, user_id: int, banned: bool, reason: str) -> bool:
+        """Block a customer from ordering and topping up (or lift it); audited with a reason.
+        False when nothing changed (already so, or no such customer)."""
+        if not self.allowed(admin_id, f"{'block' if banned else 'unblock'} user {user_id}"):
+            return False
+        reason = check_reason(reason)
+        now = self.ctx.now_iso()
+        async with self.ctx.db.transaction() as conn:
+            changed = await users.set_banned(conn, user_id, now if banned else None)
+            if changed:
+                await audit.record(
+                    conn, actor_id=admin_id, action="user.block" if banned else "user.unblock",
+                    target=f"user:{user_id}", before={"blocked": not banned},
+                    after={"blocked": banned, "reason": reason}, now=now,
+                )  # fmt: skip
+        return changed
+
+    async def request_cancel(self, admin_id: int, order_id: int) -> ActionResult:
+        """Ask the panel to cancel, on the customer's behalf and by the customer's rules
+        (queued, and the service cancels by API or the order is late)."""
+        return await self._for_customer(admin_id, order_id, "order.cancel_request")
+
+    async def request_refill(self, admin_id: int, order_id: int) -> ActionResult:
+        """A refill (A/S) on the customer's behalf, by the customer's rules."""
+        return await self._for_customer(admin_id, order_id, "order.refill_request")
+
+    async def _for_customer(self, admin_id: int, order_id: int, action: str) -> ActionResult:
+        if self.orders is None or not self.allowed(admin_id, f"{action} {order_id}"):
+            return ActionResult(False, "order.not_found")
+        row = await orders.get(self.ctx.db.reader, order_id)
+        if row is None:
+            return ActionResult(False, "order.not_found")
+        ask = (
+            self.orders.request_cancel
+            if action == "order.cancel_request"
+            else self.orders.request_refill
+        )
+        result = await ask(row["user_id"], order_id)
+        await self.record(admin_id, action, f"order:{order_id}",
+                          {"ok": result.ok, "result": result.code})  # fmt: skip
+        return result
 
 
 def user_label(user: User) -> str:

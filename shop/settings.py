@@ -34,3 +34,6 @@ class ShopSettings:
     card_checkout_minutes: int = 15
     public_url: str | None = None  # the HTTP face's address (card pay pages)
     subscription_delays: tuple[int, ...] = field(default=(0, 5, 10, 15, 30, 60, 90))
+    # The web console's address (web.public_url + its path) when the console is served;
+    # login links are built from it.
+    console_url: str | None = None

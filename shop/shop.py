@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from shop.access import AdminAccess
 from shop.admin import AdminService
 from shop.alerts import AlertService
 from shop.cards import CardService
 from shop.catalog import CatalogService
+from shop.console import ConsoleService
 from shop.context import ShopContext
 from shop.conversations import ConversationService
 from shop.fulfilment import FulfilmentService
@@ -27,7 +29,9 @@ class Shop:
         self.topups = TopupService(ctx)
         self.cards = CardService(ctx, ctx.gateway)
         self.alerts = AlertService(ctx)
-        self.admin = AdminService(ctx, self.catalog)
+        self.admin = AdminService(ctx, self.catalog, self.orders)
+        self.access = AdminAccess(ctx)
+        self.console = ConsoleService(ctx, self.catalog, self.orders, self.admin, self.users)
         self.conversations = ConversationService(ctx)
 
     def support_state(self) -> SupportState:

@@ -94,5 +94,15 @@ async def set_blocked(conn: aiosqlite.Connection, user_id: int, now: str | None)
 
 
 async def list_reachable(conn: aiosqlite.Connection) -> list[aiosqlite.Row]:
-    sql = "SELECT * FROM users WHERE blocked_at IS NULL ORDER BY id"
+    # Neither customers who blocked the bot nor customers the owner blocked.
+    sql = "SELECT * FROM users WHERE blocked_at IS NULL AND banned_at IS NULL ORDER BY id"
     return list(await conn.execute_fetchall(sql))
+
+
+async def set_banned(conn: aiosqlite.Connection, user_id: int, banned_at: str | None) -> bool:
+    """Block (a time) or unblock (None); False when nothing changed."""
+    cur = await conn.execute(
+        "UPDATE users SET banned_at = ? WHERE id = ? AND (banned_at IS NULL) = ?",
+        (banned_at, user_id, banned_at is not None),
+    )
+    return cur.rowcount == 1
