@@ -1,4 +1,4 @@
-"""``python -m bot``: run, demo, simulator, check, backup."""
+"""``python -m bot``: run, demo, simulator, check, backup, admin-link."""
 
 from __future__ import annotations
 
@@ -51,6 +51,14 @@ def _parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", help="copy the database safely while the shop runs")
     backup.add_argument("dest")
     backup.add_argument("--config", default=DEFAULT_CONFIG)
+
+    link = sub.add_parser(
+        "admin-link", help="print a one-time login link to the owner's web console"
+    )
+    link.add_argument("--config", default=DEFAULT_CONFIG)
+    link.add_argument(
+        "--admin", type=int, help="the admin's id (default: the first of telegram.admin_ids)"
+    )
     return p
 
 
@@ -100,6 +108,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from bot.maintenance import backup_database
 
         return asyncio.run(backup_database(load_config(args.config).storage.path, args.dest))
+    if args.command == "admin-link":
+        from bot.maintenance import admin_link
+
+        return asyncio.run(admin_link(load_config(args.config), args.admin))
     if args.command == "run":
         from bot.runner import run
 

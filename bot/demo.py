@@ -169,8 +169,14 @@ async def start_demo(
     panel_server = await serve_panel(sim)
     toss = await serve_toss(TossStandIn())
     shop_face = LateApp()  # the shop's HTTP face, bound once the shop is open
+    opened: list[ShopRuntime] = []
+
+    async def console_link() -> str | None:
+        """The page's console button: the demo admin, already signed in."""
+        return await opened[0].shop.access.login_link(ADMIN.id, "web") if opened else None
+
     routes = [
-        *chat_routes(emu, people),
+        *chat_routes(emu, people, console_link),
         *kakao_routes(kakao_bot, [KAKAO_CUSTOMER]),
         *event_api.routes(),
         Mount("/", app=shop_face),
@@ -197,6 +203,7 @@ async def start_demo(
         await _seed(runtime)
         await _seed_kakao(runtime, kakao_key)
         shop_face.app = build_web_app(config, runtime)
+        opened.append(runtime)
         serving = await start_serving(config, runtime, web=False, poll_timeout=10)
     except BaseException:
         await kakao_bot.aclose()
@@ -220,6 +227,7 @@ def _banner(url: str, folder: str) -> str:
     4. 💳 잔액충전으로 입금 신청 후, 위쪽 스위치로 '데모 관리자'에게 가서 승인해 보세요.
     5. 오른쪽(좁은 화면에서는 아래) 카카오톡 채팅에서도 같은 상점에서 주문할 수 있어요.
     6. 💳 잔액충전 → 💳 카드결제: 샌드박스 결제창에서 결제해 보세요 (실제 카드 결제 없음).
+    7. 위쪽 '🖥 관리자 콘솔'은 데모 관리자로 로그인된 웹 콘솔을 열어요 (대시보드·주문·충전).
 
   Open the address above in a browser (no Telegram token, no panel account needed).
     1. Send '/start': balance 50,000원 and the menu.
@@ -228,6 +236,7 @@ def _banner(url: str, folder: str) -> str:
     4. Request a bank top-up, switch to the admin chat at the top and approve it.
     5. The KakaoTalk chat beside it (below on a narrow screen) orders from the same shop.
     6. 💳 잔액충전 → 💳 카드결제: pay in the sandbox card window (no real card is charged).
+    7. '🖥 관리자 콘솔' at the top opens the owner's web console, signed in as the demo admin.
 
   Data: {folder}/shop.sqlite3  ·  Ctrl-C to stop.
 """

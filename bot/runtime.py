@@ -20,6 +20,7 @@ from shop.context import ShopContext
 from shop.settings import ShopSettings
 from shop.shop import Shop
 from storage.db import Database
+from web.console import PREFIX as CONSOLE_PREFIX
 
 if TYPE_CHECKING:
     from telegram.ext import Application
@@ -57,7 +58,15 @@ def shop_settings(config: Config) -> ShopSettings:
         card_max=config.card.max_amount,
         card_checkout_minutes=config.card.checkout_minutes,
         public_url=config.web.public_url,
+        console_url=console_url(config),
     )
+
+
+def console_url(config: Config) -> str | None:
+    """Where the owner's console is reached (login links point there), if it is served."""
+    if not (config.web.console and config.web.public_url):
+        return None
+    return config.web.public_url + CONSOLE_PREFIX
 
 
 @dataclass

@@ -21,8 +21,9 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.config import Config
-from bot.runtime import ShopRuntime
+from bot.runtime import ShopRuntime, console_url
 from bot.webserver import EmbeddedServer, start_uvicorn, stop_uvicorn
+from web import console
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,11 @@ def feature_routes(config: Config, rt: ShopRuntime) -> list[BaseRoute]:
         assert config.card.client_key is not None
         routes += pay_routes(rt.shop.cards, client_key=config.card.client_key,
                              sdk_url=config.card.sdk_url)  # fmt: skip
+    if console_url(config):  # the owner's console: needs a public address for its links
+        routes += console.routes(
+            rt.shop, public_url=config.web.public_url,
+            session_idle_minutes=config.web.session_idle_minutes,
+        )  # fmt: skip
     return routes
 
 

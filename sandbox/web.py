@@ -7,12 +7,13 @@ It long-polls ``GET /api/chat/{id}?since=N`` on the emulator's change journal.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -62,8 +63,14 @@ async def _wait_for_chat(emu: BotApiEmulator, user_id: int, since: int) -> None:
             return  # timed out, or the emulator is shutting down
 
 
-def chat_routes(emu: BotApiEmulator, people: list[Person]) -> list[BaseRoute]:
-    """Routes for ``serve_telegram(..., extra_routes=...)``; only ``people`` are served."""
+def chat_routes(
+    emu: BotApiEmulator,
+    people: list[Person],
+    console_link: Callable[[], Awaitable[str | None]] | None = None,
+) -> list[BaseRoute]:
+    """Routes for ``serve_telegram(..., extra_routes=...)``; only ``people`` are served.
+    ``console_link`` gives a fresh one-time login link to the shop's web console for the
+    demo admin: the page's console button goes there (a demo on loopback only)."""
     known = {p.id: p for p in people}
 
     def fake_user(request: Request) -> FakeUser | None:
@@ -134,8 +141,15 @@ def chat_routes(emu: BotApiEmulator, people: list[Person]) -> list[BaseRoute]:
             return JSONResponse({"ok": False, "error": "the bot did not answer"}, status_code=504)
         return JSONResponse({"ok": True, "charge_id": charge_id})
 
+    async def console(request: Request) -> Response:
+        link = await console_link() if console_link is not None else None
+        if link is None:
+            return JSONResponse({"error": "the console is not running"}, status_code=503)
+        return RedirectResponse(link, status_code=303)
+
     return [
         Route("/", index),
+        Route("/demo/console", console),
         Route("/api/people", list_people),
         Route("/api/chat/{user_id:int}", get_chat),
         Route("/api/chat/{user_id:int}/send", send, methods=["POST"]),
