@@ -1,8 +1,13 @@
-"""The demo page in a real headless Chromium: the whole story a newcomer would click through.
+"""Pages in a real headless Chromium, one browser for the whole module.
 
-Top-up request as the customer → approval in the admin's chat → an order placed by clicking
-and typing → the completion message pushed by the simulator. Ends with a screenshot
-(docs/demo.png when run by scripts/screenshots.sh).
+The demo page: the whole story a newcomer would click through (top-up request as the
+customer → approval in the admin's chat → an order placed by clicking and typing → the
+completion message pushed by the simulator), ending with a screenshot.
+
+The owner's web console, served by the demo's shop: sign in with a one-time link, approve a
+top-up, refund an order under review, find an order by its link, the charts drawn; the demo
+page's console button; the same work with JavaScript off. Screenshots of the dashboard and
+the orders page (docs/demo.png, docs/console-*.png when run by scripts/screenshots.sh).
 
 Uses the Debian ``chromium`` (scripts/setup-browser.sh installs it); Playwright's own browser
 download is not used. A missing browser is a failure, not a skip: CI must exercise this.
@@ -12,12 +17,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from bot.demo import DemoHandle, start_demo
+from shop.models import OrderInput
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -36,7 +44,11 @@ DEMO_SPEED = 0.4
 COMPLETION_MS = 30_000
 
 
-@pytest.fixture
+# One browser (and one console demo) for the whole module: every test runs on its loop.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(loop_scope="module")
 async def demo(tmp_path: Path) -> AsyncIterator[DemoHandle]:
     handle = await start_demo("127.0.0.1", 0, str(tmp_path / "demo-data"), speed=DEMO_SPEED)
     try:
@@ -45,7 +57,7 @@ async def demo(tmp_path: Path) -> AsyncIterator[DemoHandle]:
         await handle.stop()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def chromium_path() -> str:
     if not CHROMIUM.exists():
         pytest.fail(
@@ -55,7 +67,7 @@ def chromium_path() -> str:
     return str(CHROMIUM)
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def browser(chromium_path: str) -> AsyncIterator[Browser]:
     async with async_playwright() as pw:
         chromium = await pw.chromium.launch(executable_path=chromium_path, args=CHROMIUM_ARGS)
@@ -65,7 +77,7 @@ async def browser(chromium_path: str) -> AsyncIterator[Browser]:
             await chromium.close()
 
 
-@pytest.fixture
+@pytest_asyncio.fixture(loop_scope="module")
 async def page(browser: Browser, demo: DemoHandle) -> AsyncIterator[Page]:
     context = await browser.new_context(viewport=PHONE, locale="ko-KR", device_scale_factor=1)
     context.set_default_timeout(WAIT_MS)
@@ -218,3 +230,225 @@ async def test_kakao_chat_orders_and_gets_the_admins_approval(
     await kakao_see(page, re.compile(r"주문이 접수되었어요|주문을 접수했어요"))
     await kakao(page).screenshot(path=str(screenshot_path("demo-kakao.png")))
     assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+# ---- the owner's web console ---------------------------------------------------------------
+
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def console_demo(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DemoHandle]:
+    """A demo shop with a month of orders, a few customers on both fronts, a pending
+    transfer and an order under review (the console's pages need something to show)."""
+    folder = tmp_path_factory.mktemp("console-demo")
+    handle = await start_demo("127.0.0.1", 0, str(folder / "demo-data"), speed=DEMO_SPEED)
+    try:
+        await _a_month_of_business(handle)
+        yield handle
+    finally:
+        await handle.stop()
+
+
+async def _a_month_of_business(demo: DemoHandle) -> None:
+    """Orders placed through the shop's use-cases, then dated back over 30 days and finished
+    with the panel's charge (as polling would have), so the charts have a month to draw."""
+    shop = demo.runtime.shop
+    catalog = {s.panel_id: s for s in await shop.catalog.all()}
+    kinds = [
+        (catalog["101"], "https://instagram.com/p/"),
+        (catalog["201"], "https://instagram.com/p/"),
+        (catalog["301"], "https://youtu.be/"),
+        (catalog["103"], "https://instagram.com/"),
+    ]
+    names = ["김민지", "이서준", "박지훈", "최수아"]
+    people = []
+    for n, name in enumerate(names):
+        user = await shop.users.ensure(2001 + n, f"shop_fan{n}", name, "ko")
+        topup = await shop.topups.request_bank(user.id, 1_000_000, name)
+        await shop.topups.approve(topup.id, ADMIN_ID)
+        people.append(user)
+    kakao = await shop.users.ensure_front("kakao", "kakao-user-7", "카카오 고객", "ko")
+    people.append(kakao)
+    topup = await shop.topups.request_bank(kakao.id, 300_000, "카카오 고객")
+    await shop.topups.approve(topup.id, ADMIN_ID)
+    placed = []
+    for day in range(29, 0, -1):
+        for k in range(1 + (day * 7) % 4):
+            user = people[(day + k) % len(people)]
+            svc, site = kinds[(day * 3 + k) % len(kinds)]
+            quantity = max(svc.min, 100 * (1 + k))
+            inp = OrderInput(link=f"{site}day{day}_{k}", quantity=quantity)
+            quote = await shop.orders.quote(user.id, svc.id, inp)
+            result = await shop.orders.place(user.id, quote.token)
+            placed.append((result.order.id, day, k, svc.rate * quantity / 1000))
+    async with shop.ctx.db.transaction() as conn:
+        for order_id, day, k, cost in placed:
+            when = (shop.ctx.now() - timedelta(days=day, hours=k)).isoformat()
+            charge = str(cost)  # what the panel charged at its rate
+            await conn.execute(
+                "UPDATE orders SET status = 'completed', charge = ?, remains = 0, "
+                "delivered = quantity, created_at = ?, updated_at = ?, finished_at = ? "
+                "WHERE id = ?",
+                (charge, when, when, when, order_id),
+            )
+
+
+ADMIN_ID = 9001  # bot.demo.ADMIN
+
+
+async def _console_page(browser: Browser, demo: DemoHandle, **options) -> Page:
+    """A fresh browser profile signed in with a real one-time link."""
+    context = await browser.new_context(locale="ko-KR", **({"viewport": PHONE} | options))
+    context.set_default_timeout(WAIT_MS)
+    page = await context.new_page()
+    link = await demo.runtime.shop.access.login_link(ADMIN_ID)
+    await page.goto(link)
+    await page.wait_for_url(re.compile(r"/console/$"))  # the login page moves on by itself
+    await expect(page.locator("h1")).to_have_text("대시보드")
+    return page
+
+
+async def _close(page: Page) -> None:
+    await page.context.close()
+
+
+async def test_console_approves_a_transfer_and_refunds_an_order_under_review(
+    browser: Browser, console_demo: DemoHandle
+) -> None:
+    shop = console_demo.runtime.shop
+    user = await shop.users.ensure(2101, None, "이체 고객", "ko")
+    topup = await shop.topups.request_bank(user.id, 30_000, "홍<b>길동</b>")
+    await _top_up(shop, user.id, 50_000)
+    console_demo.sim.set_quirk("html_503", times=1)
+    svc = next(s for s in await shop.catalog.all() if s.panel_id == "101")
+    quote = await shop.orders.quote(user.id, svc.id, OrderInput(link="https://instagram.com/r",
+                                                                  quantity=100))  # fmt: skip
+    review = (await shop.orders.place(user.id, quote.token)).order
+    assert review.status == "needs_review"
+
+    page = await _console_page(browser, console_demo)
+    await page.get_by_role("link", name="입금 확인 대기").click()
+    row = page.locator(f"#topup-{topup.id}")
+    await expect(row).to_contain_text("홍<b>길동</b>")  # shown as typed, not as markup
+    await row.get_by_role("button", name="승인").click()
+    await expect(page.locator(".flash.ok")).to_contain_text(f"충전 #{topup.id} 30,000원을 승인")
+    await expect(page.locator(f"#topup-{topup.id}")).to_have_count(0)
+    assert (await shop.topups.get(topup.id)).status == "approved"
+
+    await page.get_by_role("link", name="주문", exact=True).click()
+    await page.get_by_role("link", name=re.compile(r"^확인중")).click()
+    await page.get_by_role("link", name=f"#{review.id}").click()
+    await expect(page.locator("#order-status")).to_have_text("확인중")
+    await page.get_by_role("button", name="전액 환불").click()  # the box is not ticked yet
+    await expect(page.locator("#order-status")).to_have_text("확인중")
+    await page.get_by_label(re.compile("환불합니다")).check()
+    await page.get_by_role("button", name="전액 환불").click()
+    await expect(page.locator(".flash.ok")).to_contain_text(f"주문 #{review.id}을 2,058원 환불")
+    await expect(page.locator("#order-status")).to_have_text("주문실패")
+    await expect(page.locator("ol.timeline")).to_contain_text("확인중 → 주문실패")
+    assert (await shop.users.get(user.id)).balance == 50_000 + 30_000
+    await _close(page)
+
+
+async def _top_up(shop, user_id: int, amount: int) -> None:
+    topup = await shop.topups.request_bank(user_id, amount, "충전")
+    await shop.topups.approve(topup.id, ADMIN_ID)
+
+
+async def test_console_finds_an_order_by_its_link(
+    browser: Browser, console_demo: DemoHandle, screenshot_path
+) -> None:
+    shop = console_demo.runtime.shop
+    user = await shop.users.ensure(2102, "finder", "링크 고객", "ko")
+    await _top_up(shop, user.id, 50_000)
+    svc = next(s for s in await shop.catalog.all() if s.panel_id == "101")
+    quote = await shop.orders.quote(
+        user.id, svc.id, OrderInput(link="https://www.instagram.com/p/Cx_Find-Me_42/", quantity=200)
+    )
+    order = (await shop.orders.place(user.id, quote.token)).order
+    page = await _console_page(browser, console_demo, viewport=DESKTOP)
+    await page.get_by_role("link", name="주문", exact=True).click()
+    await page.get_by_role("searchbox").fill("find-me_4")
+    await page.get_by_role("searchbox").press("Enter")
+    rows = page.locator("table.orders tbody tr")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("Cx_Find-Me_42")
+    await rows.first.get_by_role("link", name=f"#{order.id}").click()
+    await expect(page.locator("h1")).to_have_text(f"주문 #{order.id}")
+    await page.get_by_role("link", name="주문", exact=True).click()
+    await expect(page.locator("table.orders tbody tr").first).to_be_visible()
+    await page.screenshot(path=str(screenshot_path("console-orders.png")))
+    await _close(page)
+
+
+async def test_the_demo_page_opens_the_console_already_signed_in(
+    browser: Browser, console_demo: DemoHandle
+) -> None:
+    context = await browser.new_context(viewport=PHONE, locale="ko-KR")
+    context.set_default_timeout(WAIT_MS)
+    page = await context.new_page()
+    await page.goto(console_demo.url)
+    async with context.expect_page() as opened:
+        await page.get_by_role("link", name="🖥 관리자 콘솔").click()
+    console = await opened.value
+    await console.wait_for_url(re.compile(r"/console/$"))
+    await expect(console.locator("h1")).to_have_text("대시보드")
+    await expect(console.locator("header .who")).to_have_text("관리자 9001")
+    await context.close()
+
+
+async def test_the_console_works_with_javascript_off(
+    browser: Browser, console_demo: DemoHandle
+) -> None:
+    shop = console_demo.runtime.shop
+    user = await shop.users.ensure(2103, None, "무스크립트", "ko")
+    topup = await shop.topups.request_bank(user.id, 12_000, "무스크립트")
+    page = await _console_page(browser, console_demo, java_script_enabled=False)
+    await page.get_by_role("link", name="충전", exact=True).click()
+    await page.locator(f"#topup-{topup.id}").get_by_role("button", name="승인").click()
+    await expect(page.locator(".flash.ok")).to_contain_text("12,000원을 승인")
+    await page.get_by_role("link", name="고객", exact=True).click()
+    await page.get_by_role("searchbox").fill("무스크립트")
+    await page.get_by_role("searchbox").press("Enter")
+    await page.get_by_role("link", name="무스크립트").click()
+    await page.get_by_label("금액 (+ 지급 / − 차감)").fill("-2000")
+    await page.get_by_label("사유", exact=True).first.fill("수수료 정정")
+    await page.get_by_role("button", name="조정").click()
+    await expect(page.locator(".flash.ok")).to_contain_text("현재 잔액 10,000원")
+    await page.get_by_role("button", name="English").click()
+    await expect(page.locator(".flash, h1").last).to_contain_text("Customer")
+    await _close(page)
+
+
+# Last: by now the other tests left orders in more states for the screenshot.
+async def test_console_dashboard_draws_its_charts_from_the_shops_own_copy(
+    browser: Browser, console_demo: DemoHandle, screenshot_path
+) -> None:
+    errors: list[str] = []
+    page = await _console_page(browser, console_demo, viewport=DESKTOP)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    await page.reload()
+    await expect(page.locator("body")).to_have_attribute("data-charts", "drawn")
+    drawn = await page.evaluate(
+        """() => ["chart-daily", "chart-status"].map((id) => {
+            const chart = Chart.getChart(id);
+            const canvas = document.getElementById(id);
+            const pixels = canvas.getContext("2d")
+                .getImageData(0, 0, canvas.width, canvas.height).data;
+            let painted = 0;
+            for (let i = 3; i < pixels.length; i += 4) { if (pixels[i] > 0) painted++; }
+            return { type: chart && chart.config.type, points: chart && chart.data.labels.length,
+                     painted };
+        })"""
+    )
+    assert drawn[0]["points"] == 30 and drawn[0]["painted"] > 5_000, drawn
+    assert drawn[1]["type"] == "doughnut" and drawn[1]["painted"] > 5_000, drawn
+    origin = console_demo.web_server.url
+    assert requests and all(url.startswith(origin) for url in requests), requests
+    assert errors == [], errors
+    await page.screenshot(path=str(screenshot_path("console-dashboard.png")), full_page=True)
+    await _close(page)
