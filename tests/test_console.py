@@ -491,11 +491,10 @@ async def test_the_migration_keeps_an_existing_database_and_backfills_the_timeli
 
 async def test_the_admin_menu_button_opens_the_console_served_by_the_running_shop(tmp_path):
     from tests.botenv import ADMIN_IDS, running_shop
-    from tests.test_web_face import free_port
 
-    port = free_port()
-    web = {"listen": f"127.0.0.1:{port}", "public_url": f"http://127.0.0.1:{port}"}
-    async with running_shop(tmp_path, web=web) as env:
+    # The proxy in front answers for public_url; here the test plays it, going straight to
+    # the HTTP face's own (free) port with the link's path.
+    async with running_shop(tmp_path, web={"public_url": "http://shop.test"}) as env:
         customer = env.user(42)
         await customer.send_command("/admin")  # a customer gets no menu, no link
         await customer.wait_for("")
@@ -506,11 +505,13 @@ async def test_the_admin_menu_button_opens_the_console_served_by_the_running_sho
         menu = await admin.wait_for("관리자 메뉴")
         [button] = [b for b in menu.buttons() if "url" in b]
         assert button["text"].startswith("🖥 웹 콘솔 열기")
-        assert button["url"].startswith(f"http://127.0.0.1:{port}/console/login/")
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as browser:
-            assert (await browser.get(button["url"])).status_code == 200
+        assert button["url"].startswith("http://shop.test/console/login/")
+        async with httpx.AsyncClient(base_url=env.serving.web.url) as browser:
+            path = button["url"].removeprefix("http://shop.test")
+            assert (await browser.get(path)).status_code == 200
             page = await browser.get("/console/")
             assert page.status_code == 200 and "관리자 9001" in page.text
+            assert (await browser.get(path)).status_code == 403  # the link is spent
         [login] = await env.shop.ctx.db.fetch_all("SELECT * FROM audit WHERE action = ?",
                                                   ("console.login",))  # fmt: skip
         assert (login["actor_id"], login["source"]) == (ADMIN_IDS[0], "web")

@@ -51,7 +51,7 @@ def label(lang: str, key: str, fallback: str) -> str:
     """The text for ``key`` if the catalog has one, else ``fallback`` (e.g. an event name
     the console has no words for yet)."""
     texts = catalog(lang if lang in LANGS else DEFAULT)
-    return texts.get(key) or fallback
+    return texts[key] if key in texts else fallback
 
 
 def pick(accept_language: str | None) -> str:
