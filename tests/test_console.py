@@ -319,7 +319,8 @@ async def test_order_search_by_id_panel_id_link_and_customer_with_tabs_and_pagin
     assert await found(tab="pending") == [p.order.id for p in reversed(placed)]
     assert await found(customer=str(bob.id)) == [review.id, placed[3].order.id]
     tabs = (await client.get("/console/orders")).text
-    assert re.search(r"확인중 <small>1</small>", tabs) and re.search(r"전체 <small>5</small>", tabs)
+    assert "확인중 <small>1</small>" in tabs and "보류중 <small>4</small>" in tabs
+    assert "주문완료 <small>" not in tabs  # finished tabs are not counted
 
     monkeypatch.setattr(console_module, "PAGE", 2)
     assert await found() == [review.id, placed[3].order.id]

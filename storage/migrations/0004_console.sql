@@ -101,8 +101,8 @@ END;
 
 -- Dashboard figures by time, what needs a human (queued since when), lists by action.
 CREATE INDEX orders_created ON orders (created_at);
-DROP INDEX orders_status;
-CREATE INDEX orders_status ON orders (status, submitted_at);
+CREATE INDEX orders_queued_since ON orders (status, submitted_at)
+    WHERE status IN ('pending', 'processing');
 CREATE INDEX ledger_kind_time ON ledger (kind, created_at, amount, topup_id);
 CREATE INDEX users_created ON users (created_at);
 CREATE INDEX audit_action ON audit (action, id);
