@@ -30,12 +30,11 @@ from shop.context import new_token
 from shop.parsing import InputError
 from shop.shop import Shop
 from shop.topups import Decision
-from web.console import http, render
+from web.console import PREFIX, http, render
 from web.console.i18n import catalog, label, pick, t
 
 log = logging.getLogger(__name__)
 
-PREFIX = "/console"
 MAX_BROADCAST = 3500
 MAX_FLASHES = 1000
 METHOD_ORDER = ("bank", "stars", "card")
@@ -620,11 +619,3 @@ class Console:
             Route(f"{PREFIX}/broadcasts/{{bid}}", page(self.broadcast)),
             Route(f"{PREFIX}/broadcasts/{{bid}}/progress", page(self.broadcast_progress)),
         ]
-
-
-def routes(
-    shop: Shop, *, public_url: str | None = None, session_idle_minutes: int = 60
-) -> list[BaseRoute]:
-    """The console's routes for the shop's web face (bot/ assembles them)."""
-    console = Console(shop, public_url=public_url, session_idle_minutes=session_idle_minutes)
-    return console.routes()
