@@ -5,6 +5,7 @@ told once, and a reload credits nothing more."""
 
 from __future__ import annotations
 
+import pytest
 from playwright.async_api import Page, expect
 
 from bot.demo import DemoHandle
@@ -20,6 +21,9 @@ from tests.test_browser import (  # noqa: F401 - fixtures
     see,
     type_and_send,
 )
+
+# test_browser's fixtures share one Chromium per module on the module's event loop.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 async def test_card_top_up_from_the_chat_button_to_paid(page: Page, demo: DemoHandle) -> None:  # noqa: F811
