@@ -18,7 +18,7 @@ from typing import Any
 
 from shop import figures
 from shop import statuses as st
-from shop.admin import AdminService
+from shop.admin import ATTACHABLE, REFUNDABLE, AdminService
 from shop.catalog import CatalogService
 from shop.context import ShopContext
 from shop.models import Order, Service
@@ -356,8 +356,8 @@ class ConsoleService:
             refill_id=row["refill_id"],
             service=service,
             timeline=await self._timeline(order_id),
-            can_refund=order.status == st.NEEDS_REVIEW,
-            can_attach=order.status == st.NEEDS_REVIEW,
+            can_refund=order.status in REFUNDABLE,
+            can_attach=order.status in ATTACHABLE,
             can_cancel=bool(service and service.cancel and self.orders.can_cancel(order, service)),
             can_refill=bool(service and self.orders.can_refill(order, service)),
         )

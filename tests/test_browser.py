@@ -340,10 +340,11 @@ async def test_console_approves_a_transfer_and_refunds_an_order_under_review(
     await page.get_by_role("link", name=re.compile(r"^확인중")).click()
     await page.get_by_role("link", name=f"#{review.id}").click()
     await expect(page.locator("#order-status")).to_have_text("확인중")
-    await page.get_by_role("button", name="전액 환불").click()  # the box is not ticked yet
+    await page.get_by_label("환불 사유").fill("패널에 주문이 없음")
+    await page.get_by_role("button", name="환불", exact=True).click()  # the box is not ticked
     await expect(page.locator("#order-status")).to_have_text("확인중")
     await page.get_by_label(re.compile("환불합니다")).check()
-    await page.get_by_role("button", name="전액 환불").click()
+    await page.get_by_role("button", name="환불", exact=True).click()
     await expect(page.locator(".flash.ok")).to_contain_text(f"주문 #{review.id}을 2,058원 환불")
     await expect(page.locator("#order-status")).to_have_text("주문실패")
     await expect(page.locator("ol.timeline")).to_contain_text("확인중 → 주문실패")

@@ -222,16 +222,22 @@ async def test_refund_of_a_review_order_from_the_web_is_once_audited_and_on_its_
     client = await cenv.sign_in()
     csrf = await cenv.csrf(client)
     page = await client.get(f"/console/orders/{order.id}")
-    assert "전액 환불" in page.text and "패널 주문 연결" in page.text
-    unconfirmed = await post(client, f"/console/orders/{order.id}/refund", csrf)
+    assert "환불 사유" in page.text and "패널 주문 연결" in page.text
+    refund = f"/console/orders/{order.id}/refund"
+    unconfirmed = await post(client, refund, csrf, reason="패널에 없음")
     assert flashes(unconfirmed.text) == [("error", "확인란을 체크해 주세요.")]
-    done = await post(client, f"/console/orders/{order.id}/refund", csrf, confirm="yes")
+    no_reason = await post(client, refund, csrf, confirm="yes", reason="")
+    assert flashes(no_reason.text) == [("error", "사유를 두 글자 이상 적어 주세요.")]
+    too_much = await post(client, refund, csrf, confirm="yes", reason="패널에 없음",
+                          amount=str(order.price + 1))  # fmt: skip
+    assert flashes(too_much.text) == [("error", f"환불 금액은 1원부터 {order.price:,}원까지예요.")]
+    done = await post(client, refund, csrf, confirm="yes", reason="패널에 없음", amount="")
     assert ("ok", f"주문 #{order.id}을 {order.price:,}원 환불했어요.") in flashes(done.text)
-    again = await post(client, f"/console/orders/{order.id}/refund", csrf, confirm="yes")
+    again = await post(client, refund, csrf, confirm="yes", reason="패널에 없음")
     assert ("error", "이미 처리되었어요 (현재 상태: 주문실패).") in flashes(again.text)
     assert (await cenv.shop.users.get(user.id)).balance == 50_000
     assert len(await rows(cenv, "SELECT * FROM ledger WHERE kind = 'refund'")) == 1
-    [audit] = await rows(cenv, "SELECT * FROM audit WHERE action = 'order.review_refund'")
+    [audit] = await rows(cenv, "SELECT * FROM audit WHERE action = 'order.refund'")
     assert (audit["actor_id"], audit["source"]) == (ADMIN, "web")
     timeline = again.text[again.text.index('<ol class="timeline">') :]
     steps = re.findall(r"<span>([^<]*)</span>", timeline)
@@ -239,8 +245,8 @@ async def test_refund_of_a_review_order_from_the_web_is_once_audited_and_on_its_
                          "확인중 → 주문실패"]  # fmt: skip
     assert f"주문 결제 -{order.price:,}원" in steps and f"환불 +{order.price:,}원" in steps
     assert "고객에게 알림: 확인중 안내" in steps and "고객에게 알림: 주문실패·환불" in steps
-    assert "관리자 9001: order.review_refund" in steps
-    assert "전액 환불" not in again.text  # no action left to offer
+    assert "관리자 9001: order.refund" in steps
+    assert "환불 사유" not in again.text  # no action left to offer
     await client.aclose()
 
 

@@ -27,7 +27,7 @@ from shop.access import AdminSession, acting_from
 from shop.admin import check_reason, parse_adjustment, parse_markup, parse_price_override
 from shop.console import LATE, TABS
 from shop.context import new_token
-from shop.parsing import InputError
+from shop.parsing import InputError, parse_int
 from shop.shop import Shop
 from shop.topups import Decision
 from web.console import PREFIX, http, render
@@ -36,6 +36,7 @@ from web.console.i18n import catalog, label, pick, t
 log = logging.getLogger(__name__)
 
 MAX_BROADCAST = 3500
+MAX_REFUND = 100_000_000  # the use-case bounds it by the order's price
 MAX_FLASHES = 1000
 METHOD_ORDER = ("bank", "stars", "card")
 STATUS_ORDER = (*st.ALL,)
@@ -295,16 +296,24 @@ class Console:
             if form.get("confirm") != "yes":
                 self._flash(visit, "error", "errors.confirm_needed")
                 return self._redirect(back)
-            result = await admin.refund_review(visit.admin_id, order_id)
+            try:
+                raw = (form.get("amount") or "").strip()
+                amount = parse_int(raw, lo=1, hi=MAX_REFUND) if raw else None  # None: all
+                result = await admin.refund_order(
+                    visit.admin_id, order_id, form.get("reason", ""), amount
+                )
+            except InputError as exc:
+                self._error(visit, exc)
+                return self._redirect(back)
             if result.decision == Decision.DONE and result.order is not None:
-                price = result.order.price
-                self._flash(visit, "ok", "order.refund_done", id=order_id, amount=price)
+                refunded = result.order.refunded
+                self._flash(visit, "ok", "order.refund_done", id=order_id, amount=refunded)
             else:
                 self._decision(visit, result.decision, result.order.status if result.order else "")
         elif verb == "attach":
             try:
                 result = await admin.attach_panel_order(
-                    visit.admin_id, order_id, form.get("panel_id", "")
+                    visit.admin_id, order_id, form.get("panel_id", ""), form.get("reason") or None
                 )
             except InputError as exc:
                 self._error(visit, exc)
