@@ -37,7 +37,8 @@ ADMIN_ID = 9001
 CREDIT = 100_000
 QUANTITY = 100
 SERVICE = re.compile(r"인스타 한국인 좋아요")  # panel service 201: Default, no drip-feed
-WAY = re.compile(r"인스타그램|좋아요")  # platform and category entries on the way to it
+PLATFORM = re.compile(r"^📸 인스타그램")
+CATEGORY = re.compile(r"^(\d+\. )?인스타그램 좋아요$")
 OVER = 4.0
 STEP_NAMES = ("welcome", "order", "platform", "category", "service", "buy", "link",
               "quantity", "confirm")  # fmt: skip
@@ -105,7 +106,6 @@ async def seed(config_path: str, keys: list[str]) -> None:
 async def walk(u, rng: random.Random, think: tuple[float, float]) -> bool:
     """One customer's order, tapping what KakaoTalk shows them."""
     await asyncio.sleep(rng.uniform(0, 5.0))  # customers do not arrive in one tick
-    steps = 0
 
     async def pause() -> None:
         await asyncio.sleep(rng.uniform(*think))  # a human reads, then types or taps
@@ -113,12 +113,13 @@ async def walk(u, rng: random.Random, think: tuple[float, float]) -> bool:
     await u.enter()
     await pause()
     turn = await u.tap("🛒 주문하기")
-    while not any(SERVICE.search(c.label) for c in turn.controls + turn.quick_replies):
-        steps += 1
-        if steps > 4:
-            raise AssertionError(f"no way to the service: {turn.labels}")
+    for way in (PLATFORM, CATEGORY):  # a level with one entry is skipped by the shop
+        if any(SERVICE.search(label) for label in turn.labels):
+            break
         await pause()
-        turn = await u.tap(WAY)
+        turn = await u.tap(way)
+    if not any(SERVICE.search(label) for label in turn.labels):
+        raise AssertionError(f"no way to the service: {turn.labels}")
     await pause()
     await u.tap(SERVICE)
     await pause()
