@@ -100,7 +100,7 @@ def _fill(path: Path, orders: int, customers: int, now: datetime) -> None:
             [s for s, _ in weights],
             [w * (8 if recent and (s, w) in ACTIVE else 1) for s, w in weights],
         )[0]
-        sid, rate, _type = rng.choice(services)
+        sid, rate, service_type = rng.choice(services)
         quantity = rng.choice((100, 500, 1000, 5000))
         price = max(1, quantity * 20)
         refunded = {"canceled": price, "failed": price, "partial": price // 3}.get(status, 0)
@@ -134,6 +134,7 @@ def _fill(path: Path, orders: int, customers: int, now: datetime) -> None:
                 at,
                 at,
                 at,
+                service_type,
             )
         )
         debits.append((uid, -price, "order", f"order:{oid}:debit", oid, at))
@@ -142,8 +143,8 @@ def _fill(path: Path, orders: int, customers: int, now: datetime) -> None:
     conn.executemany(
         "INSERT INTO orders (id, user_id, service_id, confirm_token, kind, link, job_key, "
         "quantity, price, price_per_1000, rate, exchange_rate, status, panel_order_id, charge, "
-        "refunded, created_at, updated_at, submitted_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "refunded, created_at, updated_at, submitted_at, service_type) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         rows,
     )
     for batch in (debits, refunds):
@@ -222,7 +223,7 @@ async def main(orders: int, customers: int, requests: int, keep: str | None) -> 
                         f"{PREFIX}/orders?q={r['panel_order_id']}" for r in samples
                     ],
                     "search: @customer": [f"{PREFIX}/orders?q=@{r['username']}" for r in samples],
-                    "search: link fragment (LIKE)": [
+                    "search: link fragment": [
                         f"{PREFIX}/orders?q={r['link'][-10:]}" for r in samples
                     ],
                     "tab: 진행중, first page": [f"{PREFIX}/orders?tab=in_progress"],

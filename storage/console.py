@@ -39,14 +39,15 @@ SELECT {n} AS day, o.*, r.*, c.*, t.* FROM
                            AS INTEGER)
                  WHEN o.price > o.refunded
                  THEN CAST(ROUND(CAST(o.rate AS REAL) * 1000
-                                 * (CASE WHEN s.type = 'package' THEN 1000 ELSE o.quantity END)
+                                 * (CASE WHEN o.service_type = 'package' THEN 1000
+                                         ELSE o.quantity END)
                                  * COALESCE(CAST(o.exchange_rate AS REAL), :rate)
                                  * (o.price - o.refunded) / o.price)
                            AS INTEGER)
                  ELSE 0 END), 0) AS cost_micro,
         COALESCE(SUM(o.charge IS NULL AND o.price > o.refunded), 0) AS estimated,
         {statuses}
- FROM orders o JOIN services s ON s.id = o.service_id
+ FROM orders o
  WHERE o.created_at >= :lo{n} AND o.created_at < :hi{n}) AS o,
 (SELECT COUNT(*) AS refund_count, COALESCE(SUM(amount), 0) AS refunds FROM ledger
  WHERE kind IN ('refund', 'reserve_release') AND created_at >= :lo{n} AND created_at < :hi{n})
