@@ -129,6 +129,9 @@ def to_int(value: Any) -> int | None:
     beyond ±2^53: no panel count is that large, and it keeps int() cheap)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value if abs(value) <= MAX_INT else None
+    if isinstance(value, str) and 0 < len(value) <= 17 and value.isdigit():
+        number_ = int(value)  # the common case ("1520"), without a Decimal
+        return number_ if number_ <= MAX_INT else None
     number = to_decimal(value)
     if number is None or abs(number) > MAX_INT:
         return None
@@ -147,8 +150,11 @@ def to_amount(value: Any) -> Decimal | None:
     number = to_decimal(value)
     if number is None or not 0 <= number <= MAX_AMOUNT:
         return None
-    exponent = number.normalize().as_tuple().exponent
+    exponent = number.as_tuple().exponent
     assert isinstance(exponent, int)  # finite
+    if exponent < -MAX_DECIMALS:  # trailing zeros do not count
+        exponent = number.normalize().as_tuple().exponent
+        assert isinstance(exponent, int)
     return number if exponent >= -MAX_DECIMALS else None
 
 

@@ -262,15 +262,18 @@ class FulfilmentService:
     def _progress_fields(
         self, row: Row, s: OrderStatus, target: str
     ) -> tuple[dict[str, Any] | None, bool, bool]:
-        """(fields to write or None when nothing changed, same-for-the-customer, started)."""
-        now = self.ctx.now_iso()
+        """(fields to write or None when nothing changed, same-for-the-customer, started).
+
+        Runs for every polled order on every cycle: the unchanged case returns early."""
         remains = _remains(row, s)
         seen = row["charge_seen"]
-        if s.charge is not None and s.charge > 0 and (seen is None or s.charge > Decimal(seen)):
-            seen = str(s.charge)
+        charge = None if s.charge is None else str(s.charge)
+        if charge is not None and charge != seen and s.charge > 0:
+            if seen is None or s.charge > Decimal(seen):
+                seen = charge  # the highest charge shown while unfinished: the cost there
         package_qty = row["package_qty"]
         if (
-            row["service_type"] == "package" and package_qty is None and target in st.QUEUED
+            package_qty is None and target in st.QUEUED and row["service_type"] == "package"
             and s.remains is not None and s.remains > 0
         ):  # fmt: skip
             package_qty = s.remains  # before delivery, remains is the whole package
@@ -279,26 +282,22 @@ class FulfilmentService:
             and row["remains"] == remains
             and row["start_count"] == s.start_count
         )
+        started = target == st.IN_PROGRESS and row["started_at"] is None
+        if (
+            same and not started and row["poll_failures"] == 0
+            and row["panel_status"] == s.raw_status and row["blocked_since"] is None
+            and row["charge_seen"] == seen and row["package_qty"] == package_qty
+        ):  # fmt: skip
+            return None, True, False  # nothing to write
+        now = self.ctx.now_iso()
         fields: dict[str, Any] = {
             "status": target, "panel_status": s.raw_status, "updated_at": now,
-            "remains": remains, "start_count": s.start_count,
-            "charge": None if s.charge is None else str(s.charge), "poll_failures": 0,
-            "next_poll_at": now, "charge_seen": seen,
+            "remains": remains, "start_count": s.start_count, "charge": charge,
+            "poll_failures": 0, "next_poll_at": now, "charge_seen": seen,
             "progress_at": row["progress_at"] if same else now, "blocked_since": None,
             "package_qty": package_qty, "error": None,
+            "started_at": now if started else row["started_at"],
         }  # fmt: skip
-        started = target == st.IN_PROGRESS and row["started_at"] is None
-        fields["started_at"] = now if started else row["started_at"]
-        unchanged = (
-            same
-            and row["poll_failures"] == 0
-            and row["panel_status"] == s.raw_status
-            and row["blocked_since"] is None
-            and row["charge_seen"] == seen
-            and row["package_qty"] == package_qty
-        )
-        if unchanged and not started:
-            return None, True, False  # nothing to write
         return fields, same, started
 
     async def _progress(self, conn: Connection, row: Row, s: OrderStatus, target: str) -> str:
