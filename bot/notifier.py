@@ -12,8 +12,9 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from telegram import Bot
+from telegram import Bot, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
@@ -110,9 +111,7 @@ class OutboxSender:
             await self._wait_chat(row.chat_id)
             await self._pacer.slot()
             try:
-                sent = await self.bot.send_message(
-                    row.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
-                )
+                sent = await self._post(row, text, markup)
             except RetryAfter as exc:
                 wait = _seconds(exc.retry_after)
                 self.stats["retry_after"] += 1
@@ -136,7 +135,8 @@ class OutboxSender:
                 self._chat_last[row.chat_id] = time.monotonic()
             crashpoint("after_send_before_mark")
             await self.jobs.notice_sent(row.id)
-            if row.event == "admin_topup":  # so a decision can update every admin's copy
+            if row.event == "admin_topup" and sent is not None:
+                # so a decision can update every admin's copy
                 await AlertService(self.jobs.ctx).remember(
                     f"topup:{row.payload['topup_id']}", row.chat_id, sent.message_id
                 )
@@ -145,6 +145,27 @@ class OutboxSender:
         # Still flooded after honouring RetryAfter a few times: keep the row for later.
         await self.jobs.notice_retry(row.id, 30, "flood control")
         return False
+
+    async def _post(self, row: OutboxRow, text: str, markup: Any) -> Message | None:
+        """Send the row; a decided top-up instead replaces the admin's copy of its request
+        (its buttons go), whoever decided it and from where (chat or the web console)."""
+        if row.event == "admin_topup_decided":
+            copies = await AlertService(self.jobs.ctx).copies(f"topup:{row.payload['topup_id']}")
+            message_id = copies.get(row.chat_id)
+            if message_id is not None:
+                try:
+                    await self.bot.edit_message_text(
+                        text, chat_id=row.chat_id, message_id=message_id,
+                        parse_mode=ParseMode.HTML,
+                    )  # fmt: skip
+                    return None
+                except BadRequest as exc:
+                    if "not modified" in str(exc).lower():  # the deciding admin's own copy
+                        return None
+                    log.info("admin copy %s not editable (%s); sending instead", message_id, exc)
+        return await self.bot.send_message(
+            row.chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup
+        )
 
     async def _wait_chat(self, chat_id: int) -> None:
         last = self._chat_last.get(chat_id)

@@ -34,7 +34,14 @@ def render(event: str, payload: dict[str, Any]) -> Screen:
     if event == "broadcast":
         # The admin's text was HTML-escaped when the broadcast was confirmed.
         params["text"] = Safe(payload["text"])
+    if event == "admin_topup" and "who" not in params:
+        # queued by a version before customers had fronts: a Telegram customer
+        params["who"] = f"telegram {payload.get('telegram_id') or '?'}"
+    if event == "admin_topup_decided":
+        params["status"] = t(lang, f"admin.topup_status_{payload['status']}")
     text = t(lang, f"notify.{event}", **params)
+    if event == "admin_topup_decided" and payload.get("reason"):
+        text += "\n" + t(lang, "admin.reason_line", reason=payload["reason"])
     return Screen(text, _rows(event, lang, payload), kind=f"news.{event}")
 
 

@@ -109,6 +109,20 @@ def _grid(buttons: list[Choice], width: int) -> list[list[Choice]]:
     return [buttons[i : i + width] for i in range(0, len(buttons), width)]
 
 
+def _minute_options(
+    talk: Talk, prefix: str, values: tuple[int, ...], width: int
+) -> tuple[list[list[Choice]], str]:
+    """Buttons for a choice of minutes, as many as the front shows beside back/cancel; the
+    rest are offered for typing (the text lists them)."""
+    room = max(1, talk.caps.max_choices - len(nav_row(talk)))
+    shown, rest = values[:room], values[room:]
+    buttons = [talk.choice("order.minutes", f"{prefix}:{m}", n=m) for m in shown]
+    note = ""
+    if rest:
+        note = "\n" + talk.t("order.more_minutes", values=", ".join(str(m) for m in rest))
+    return _grid(buttons, width), note
+
+
 def ask(talk: Talk, service: Service, step: str, *, replace: bool = False) -> None:
     """Ask the question for ``step``."""
     d = draft(talk)
@@ -116,14 +130,15 @@ def ask(talk: Talk, service: Service, step: str, *, replace: bool = False) -> No
     rows: list[list[Choice]] = []
     params: dict[str, Any] = {"min": service.min, "max": service.max}
     width = min(4, talk.caps.row_width)
+    note = ""
     if step == "drip":
         rows.append([talk.choice("order.drip_yes", "o:drip:1"),
                      talk.choice("order.drip_no", "o:drip:0")])  # fmt: skip
     elif step == "runs":
         params = {"max_runs": MAX_RUNS}
     elif step == "interval":
-        rows += _grid([talk.choice("order.minutes", f"o:int:{m}", n=m)
-                       for m in DRIPFEED_INTERVALS], width)  # fmt: skip
+        grid, note = _minute_options(talk, "o:int", DRIPFEED_INTERVALS, width)
+        rows += grid
         params = {}
     elif step == "sub_max":
         params["lo"] = d.get("sub_min") or service.min
@@ -131,12 +146,14 @@ def ask(talk: Talk, service: Service, step: str, *, replace: bool = False) -> No
         params = {"max_posts": MAX_POSTS}
     elif step == "sub_delay":
         delays = talk.shop.settings.subscription_delays
-        rows += _grid([talk.choice("order.minutes", f"o:dly:{m}", n=m) for m in delays], width)
+        grid, note = _minute_options(talk, "o:dly", delays, width)
+        rows += grid
         params = {}
     elif step == "sub_expiry":
         rows.append([talk.choice("order.no_expiry", "o:noexp")])
     rows.append(nav_row(talk))
-    talk.say(talk.t(f"order.ask_{step}", **params), rows, replace=replace, kind=f"order.{step}")
+    text = talk.t(f"order.ask_{step}", **params) + note
+    talk.say(text, rows, replace=replace, kind=f"order.{step}")
 
 
 async def next_step(talk: Talk, service: Service, *, replace: bool = False) -> None:
@@ -390,6 +407,8 @@ def result_text(talk: Talk, result: PlaceResult) -> tuple[str, bool]:
             return talk.t("order.expired"), True
         case PlaceOutcome.UNAVAILABLE:
             return talk.t("service.unavailable"), True
+        case PlaceOutcome.BLOCKED:
+            return talk.t("customer.blocked"), False
         case _:
             return talk.t("order.not_found"), True
 

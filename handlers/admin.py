@@ -26,7 +26,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -37,6 +37,7 @@ from telegram.ext import (
 )
 
 from chat.i18n import Safe, t
+from chat.news import render as render_news
 from handlers.common import (
     Context,
     answer,
@@ -59,7 +60,7 @@ from shop.admin import (
 from shop.context import new_token
 from shop.models import Order, Service
 from shop.parsing import InputError
-from shop.topups import Decision, Topup
+from shop.topups import Decision, Topup, decided_alert
 
 log = logging.getLogger(__name__)
 
@@ -245,45 +246,13 @@ async def _pending_topups(update: Update, context: Context, number: int = 0) -> 
     await show(update, text, inline(rows))
 
 
-async def _name_of(context: Context, telegram_id: int | None) -> str:
-    if telegram_id is None:
-        return "?"
-    user = await shop_of(context).users.by_telegram(telegram_id)
-    return user.first_name if user and user.first_name else str(telegram_id)
-
-
-async def _update_other_admins(update: Update, context: Context, topup_id: int, text: str) -> None:
-    """Every admin's copy of the alert now shows who decided (its buttons go away);
-    an admin whose copy is unknown gets a short note instead."""
-    me = _tg_id(update)
-    copies = await shop_of(context).alerts.copies(f"topup:{topup_id}")
-    for admin_id in shop_of(context).settings.admin_ids:
-        if admin_id == me:
-            continue
-        try:
-            if admin_id in copies:
-                await context.bot.edit_message_text(
-                    text, chat_id=admin_id, message_id=copies[admin_id],
-                    parse_mode=ParseMode.HTML,
-                )  # fmt: skip
-            else:
-                await context.bot.send_message(
-                    admin_id, t(LG, "admin.note", text=Safe(text)), parse_mode=ParseMode.HTML
-                )
-        except TelegramError as exc:
-            log.info("could not update admin %s: %s", admin_id, exc)
-
-
 async def _decided_text(context: Context, topup: Topup) -> str:
-    who = await _name_of(context, topup.decided_by)
-    status = t(LG, f"admin.topup_status_{topup.status}")
-    text = t(LG, "admin.topup_decided", id=topup.id, amount=topup.amount,
-             depositor=topup.depositor or "", status=status, who=who)  # fmt: skip
-    if topup.reason:
-        text += "\n" + t(LG, "admin.reason_line", reason=topup.reason)
-    return text
+    """The same text every admin's copy of the alert gets (chat.news: admin_topup_decided)."""
+    who = await shop_of(context).topups.decider_name(topup.decided_by)
+    return render_news("admin_topup_decided", {"lang": LG, **decided_alert(topup, who)}).text
 
 
+@admins_only
 async def approve(update: Update, context: Context) -> None:
     topup_id = int(_data(update)[3])
     result = await shop_of(context).topups.approve(topup_id, _tg_id(update))
@@ -300,7 +269,6 @@ async def approve(update: Update, context: Context) -> None:
         return
     await answer(update, t(LG, "admin.approved_toast"))
     await show(update, text + "\n" + t(LG, "admin.balance_line", balance=result.balance or 0))
-    await _update_other_admins(update, context, topup_id, text)
 
 
 @admins_only
@@ -340,7 +308,6 @@ async def got_reject_reason(update: Update, context: Context) -> int:
         await reply(update, t(LG, "admin.already_decided") + "\n" + text)
         return ConversationHandler.END
     await reply(update, text)
-    await _update_other_admins(update, context, topup_id, text)
     return ConversationHandler.END
 
 

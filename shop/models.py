@@ -204,6 +204,7 @@ class PlaceOutcome(StrEnum):
     EXPIRED = "expired"  # the confirmation card is too old: quote again
     UNAVAILABLE = "unavailable"  # the service was hidden or removed since the quote
     NOT_FOUND = "not_found"  # no such confirmation for this customer
+    BLOCKED = "blocked"  # the owner blocked the customer; nothing was charged
 
 
 @dataclass(frozen=True, slots=True)

@@ -59,6 +59,10 @@ MAX_POSTS = 1000
 DRIPFEED_INTERVALS = (5, 10, 15, 30, 60, 90, 120, 180, 360, 720, 1440)
 
 
+class CustomerBlocked(Exception):
+    """The owner blocked this customer after their confirmation card was shown."""
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class ActionResult:
     ok: bool
@@ -250,6 +254,8 @@ class OrderService:
             user = await users.get(self.ctx.db.reader, user_id)
             missing = q["price"] - (user["balance"] if user else 0)
             return PlaceResult(PlaceOutcome.INSUFFICIENT, missing=max(missing, 1))
+        except CustomerBlocked:
+            return PlaceResult(PlaceOutcome.BLOCKED)
         except DuplicateActiveJob:
             # Either another job on the same link, or this very token confirmed twice.
             row = await orders.get_by_token(self.ctx.db.reader, token)
@@ -322,6 +328,11 @@ class OrderService:
         now = self.ctx.now_iso()
         kind = "subscription" if service.type == ServiceType.SUBSCRIPTIONS else "order"
         async with self.ctx.db.transaction() as conn:
+            # Checked inside the debit's transaction: a block made after the card was shown
+            # (the console) holds at the moment of payment.
+            user = await users.get(conn, user_id)
+            if user is None or user["banned_at"] is not None:
+                raise CustomerBlocked(user_id)
             order_id = await orders.insert(
                 conn,
                 {

@@ -49,6 +49,13 @@ class Topup:
         )  # fmt: skip
 
 
+def decided_alert(topup: Topup, who: str) -> dict[str, Any]:
+    """The facts of a decided bank transfer for the admins' alert (``admin_topup_decided``):
+    every admin's copy of the request is replaced by them, whoever decided and from where."""
+    return {"topup_id": topup.id, "amount": topup.amount, "depositor": topup.depositor or "",
+            "status": topup.status, "who": who, "reason": topup.reason}  # fmt: skip
+
+
 class Decision(StrEnum):
     DONE = "done"
     ALREADY = "already"  # somebody decided first; nothing changed
@@ -139,6 +146,7 @@ class TopupService:
                 now=now,
             )  # fmt: skip
             final = await topups.get(conn, topup_id)
+            await self._alert_decided(conn, Topup.from_row(final), admin_id, now)
         crashpoint("after_topup_credit")
         return DecisionResult(Decision.DONE, Topup.from_row(final), user["balance"])
 
@@ -167,7 +175,24 @@ class TopupService:
                 now=now,
             )  # fmt: skip
             final = await topups.get(conn, topup_id)
+            await self._alert_decided(conn, Topup.from_row(final), admin_id, now)
         return DecisionResult(Decision.DONE, Topup.from_row(final))
+
+    async def decider_name(self, admin_id: int | None, conn: Any = None) -> str:
+        """How admins see who decided: the admin's name in the shop, else their id."""
+        if admin_id is None:
+            return "?"
+        row = await users.get_by_telegram(conn or self.ctx.db.reader, admin_id)
+        return row["first_name"] if row is not None and row["first_name"] else str(admin_id)
+
+    async def _alert_decided(self, conn: Any, topup: Topup, admin_id: int, now: str) -> None:
+        # In the decision's own transaction, so every admin's copy (chat alerts, whichever
+        # front or console decided) is updated exactly once by the admins' sender.
+        who = await self.decider_name(admin_id, conn)
+        await notices.to_admins(
+            conn, self.ctx.settings, key=f"topup:{topup.id}:decided",
+            event="admin_topup_decided", payload=decided_alert(topup, who), now=now,
+        )  # fmt: skip
 
     async def withdraw(self, user_id: int, topup_id: int) -> DecisionResult:
         """The customer takes back a request nobody approved yet."""

@@ -8,6 +8,7 @@ import json
 
 import httpx
 
+from bot.jobs import run_outbox
 from shop.models import OrderInput, PlaceOutcome
 from storage import outbox
 from tests.botenv import ADMIN_IDS
@@ -41,8 +42,9 @@ async def test_approve_credits_and_every_admin_learns_who(env):
     await a0.press(f"✅ 승인 #{topup.id}")
     msg = await a0.wait_for(r"승인.*처리: ")
     assert "30,000원" in msg.text and "고객 잔액: 30,000원" in msg.text
-    note = await a1.wait_for(r"처리됨", after=0)
-    assert f"#{topup.id}" in note.text and "승인" in note.text
+    await run_outbox(env.runtime)  # the other admin never got the alert: told who decided
+    note = await a1.wait_for(r"처리: ", after=0)
+    assert f"#{topup.id}" in note.text and "승인" in note.text and str(ADMIN_IDS[0]) in note.text
     assert await env.balance(21) == 30_000
     [row] = await _outbox(env, "topup_approved")
     assert row["chat_id"] == 21 and row["payload"]["balance"] == 30_000
@@ -299,10 +301,31 @@ async def test_decision_updates_every_admins_alert_in_place(env):
     assert alert1.button_labels() == ["승인", "거절"]
     await a0.press_data(f"a:tp:ok:{topup.id}", alert0)
     await a0.wait_for(r"승인.*처리: ")
+    await sender.drain()
     edited = await a1.wait_for(r"처리: ", after=0)
     assert edited.message_id == alert1.message_id  # the same message, edited in place
     assert edited.button_labels() == []  # no buttons left to press
     assert await env.balance(25) == 30_000
+
+
+async def test_a_decision_made_outside_the_chat_updates_every_alert(env):
+    """The web console decides through the same use-case: no admin keeps live buttons."""
+    from bot.notifier import OutboxSender
+    from shop.jobs import ShopJobs
+
+    a0, a1 = env.admin(0), env.admin(1)
+    topup = await _bank_request(env, 26)
+    sender = OutboxSender(ShopJobs(env.shop.ctx), env.app.bot, chat_interval=0)
+    await sender.drain()
+    alerts = [await a.wait_for(rf"#{topup.id}", after=0) for a in (a0, a1)]
+    result = await env.shop.topups.reject(topup.id, ADMIN_IDS[1], "입금 확인 안 됨 <b>")
+    assert result.decision.value == "done"
+    await sender.drain()
+    for admin, alert in zip((a0, a1), alerts, strict=True):
+        edited = await admin.wait_for(r"거절.*처리: ", after=0)
+        assert edited.message_id == alert.message_id and edited.button_labels() == []
+        assert "입금 확인 안 됨 <b>" in edited.text  # the reason shown as typed: escaped
+    assert len(a0.bot_messages()) == 1 and len(a1.bot_messages()) == 1  # edited, not resent
 
 
 async def test_global_markup_changes_prices_and_is_audited(env):

@@ -94,6 +94,23 @@ async def test_button_steps_take_typed_answers(env, customer) -> None:
     assert customer.state["order"]["interval"] == 30
 
 
+async def test_minute_choices_fit_a_small_front_and_the_rest_can_be_typed(env) -> None:
+    """Eleven drip-feed intervals and back/cancel do not fit ten quick replies: the front
+    shows what fits and the question names the rest, which typing accepts."""
+    user = await env.shop.users.ensure(4245, None, "고객", "ko")
+    c = Customer(Dialog(env.shop), user, SMALL)  # asserts every screen fits SMALL
+    await c(Tap(f"o:buy:{await service_id(env, '102')}"))
+    await c(Text("https://instagram.com/drip-small"))
+    await c(Text("1000"))
+    await c(Text("네"))
+    reply = await c(Text("3"))
+    [ask] = reply.screens
+    assert ask.kind == "order.interval" and len(ask.choices) == 10
+    assert "1440분" not in [ch.label for ch in ask.choices] and "1440" in ask.text
+    assert kinds(await c(Text("1440")))[-1] == "order.card"
+    assert c.state["order"]["interval"] == 1440
+
+
 async def test_idle_flow_ends_at_the_next_turn(env, customer) -> None:
     await customer(Tap(f"o:buy:{await service_id(env, '101')}"))
     env.clock.advance(seconds=IDLE_SECONDS + 1)

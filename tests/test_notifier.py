@@ -73,7 +73,7 @@ PAYLOAD = {
     "reason": "<입금 확인 안 됨>", "user_id": 5, "price": 2058, "link": "https://x.y/<b>",
     "panel_order_id": "991", "word": "Stuck", "depositor": "홍길동", "telegram_id": 5001,
     "username": None, "first_name": "고객", "threshold": "5", "currency": "USD",
-    "who": "kakao #5",
+    "who": "kakao #5", "status": "approved",
 }  # fmt: skip
 
 
@@ -90,6 +90,8 @@ def test_every_notify_event_renders_escaped_with_ids_unformatted(lang):
     assert notice.endswith("&lt;b&gt;점검&lt;/b&gt; &amp;")
     partial, _ = render("order_partial", {"lang": lang, **PAYLOAD})
     assert "#1234" in partial and "8,232" in partial and "51,234" in partial
+    old = {k: v for k, v in PAYLOAD.items() if k != "who"}  # queued before fronts existed
+    assert "telegram 5001" in render("admin_topup", {"lang": lang, **old})[0]
     _, markup = render("admin_topup", {"lang": lang, **PAYLOAD})
     data = [b.callback_data for row in markup.inline_keyboard for b in row]
     assert data == ["a:tp:ok:77", "a:tp:no:77"]

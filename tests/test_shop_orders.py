@@ -295,3 +295,20 @@ async def test_input_validation_reasons(shop: Shop):
         await shop.orders.quote(uid, sub.id, OrderInput(username="x", sub_min=300, sub_max=200,
                                                         sub_posts=1))  # fmt: skip
     assert err.value.code == "sub.max_below_min"
+
+
+async def test_a_customer_blocked_after_the_card_cannot_pay_with_it(shop: Shop, panel):
+    """The console blocks a customer while their confirmation card is still valid: the
+    card is refused at payment, nothing is charged and nothing reaches the panel."""
+    sim, _ = panel
+    uid = await customer(shop, 41, balance=10_000)
+    svc = await service_of(shop, "101")
+    q = await shop.orders.quote(
+        uid, svc.id, OrderInput(link="https://instagram.com/b", quantity=100)
+    )
+    assert await shop.admin.set_banned(ADMIN, uid, True, "chargeback")
+    result = await shop.orders.place(uid, q.token)
+    assert result.outcome == PlaceOutcome.BLOCKED
+    assert (await shop.users.get(uid)).balance == 10_000 and not sim.adds()
+    assert await shop.admin.set_banned(ADMIN, uid, False, "resolved")
+    assert (await shop.orders.place(uid, q.token)).outcome == PlaceOutcome.PLACED
