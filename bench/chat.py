@@ -200,13 +200,29 @@ def main() -> int:
         run_panel(args.panel_port)
         return 0
     if args.role == "bot":
-        asyncio.run(run_bot(args.db, args.emu_port, args.panel_port, args.customers,
-                            not args.no_rate_limiter))  # fmt: skip
+        profiled("bot", lambda: asyncio.run(run_bot(args.db, args.emu_port, args.panel_port,
+                                                    args.customers, not args.no_rate_limiter)))
         return 0
     if args.role == "emulator":
-        print(json.dumps(asyncio.run(drive(args))), flush=True)
+        report = profiled("emulator", lambda: asyncio.run(drive(args)))
+        print(json.dumps(report), flush=True)
         return 0
     return orchestrate(args)
+
+
+def profiled(role: str, body):
+    """BENCH_PROFILE=bot (or emulator) prints that process's top functions to stderr."""
+    if os.environ.get("BENCH_PROFILE") != role:
+        return body()
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    try:
+        return prof.runcall(body)
+    finally:
+        stats = pstats.Stats(prof, stream=sys.stderr)
+        stats.sort_stats(os.environ.get("BENCH_SORT", "cumulative")).print_stats(35)
 
 
 def orchestrate(args: argparse.Namespace) -> int:
@@ -232,7 +248,7 @@ def orchestrate(args: argparse.Namespace) -> int:
         wait_port(panel_port)
         assert emulator.stdout.readline().strip() == "emulator ready"
         bot = subprocess.Popen([*me, "--role", "bot"], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, stderr=quiet, text=True)  # fmt: skip
+                               stdout=subprocess.PIPE, text=True)  # fmt: skip
         assert bot.stdout.readline().strip() == "bot ready"
         emulator.stdin.write("go\n")
         emulator.stdin.flush()

@@ -31,13 +31,18 @@ class SQLitePersistence(BasePersistence[dict, dict, dict]):
         )
         self.db = db
         self._clock = SystemClock()
+        # What the table holds for each user, as JSON: the handlers write a customer's
+        # state at every turn, so PTB's periodic flush finds it unchanged and skips it
+        # instead of queueing a burst of identical writes behind the one writer.
+        self._stored: dict[int, str] = {}
 
     def _now(self) -> str:
         return iso(self._clock.now())
 
     async def get_user_data(self) -> dict[int, dict[Any, Any]]:
-        stored = await kv.items(self.db.reader, NS_USER)
-        return {int(k): v for k, v in stored.items()}
+        stored = {int(k): v for k, v in (await kv.items(self.db.reader, NS_USER)).items()}
+        self._stored = {k: _canonical(v) for k, v in stored.items()}
+        return stored
 
     async def get_chat_data(self) -> dict[int, dict[Any, Any]]:
         return {}
@@ -61,15 +66,20 @@ class SQLitePersistence(BasePersistence[dict, dict, dict]):
                 await kv.put(conn, ns, k, new_state, self._now())
 
     async def update_user_data(self, user_id: int, data: dict[Any, Any]) -> None:
+        text = _canonical(data) if data else ""
+        if self._stored.get(user_id, "") == text:
+            return
         async with self.db.transaction() as conn:
             if data:
                 await kv.put(conn, NS_USER, str(user_id), deepcopy(data), self._now())
             else:
                 await kv.delete(conn, NS_USER, str(user_id))
+        self._stored[user_id] = text
 
     async def drop_user_data(self, user_id: int) -> None:
         async with self.db.transaction() as conn:
             await kv.delete(conn, NS_USER, str(user_id))
+        self._stored.pop(user_id, None)
 
     async def update_chat_data(self, chat_id: int, data: dict[Any, Any]) -> None:
         pass
@@ -94,3 +104,7 @@ class SQLitePersistence(BasePersistence[dict, dict, dict]):
 
     async def flush(self) -> None:
         pass
+
+
+def _canonical(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)

@@ -30,6 +30,7 @@ from telegram.ext import (
     ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
+    Job,
     MessageHandler,
     PreCheckoutQueryHandler,
     filters,
@@ -46,6 +47,7 @@ from handlers.common import Context, customer, lang, shop_of
 log = logging.getLogger(__name__)
 
 STATE_KEY = "chat"
+IDLE_JOBS = "chat-idle-jobs"  # bot_data key (bot_data is not persisted)
 CAPS = TELEGRAM
 COMMANDS = ("start", "help", "order", "balance", "orders", "topup", "cancel")
 
@@ -159,18 +161,25 @@ def _watch_idle(context: Context, user_id: int, chat_id: int, language: str, sta
     queue = context.job_queue
     if queue is None:
         return
-    name = f"chat-idle:{user_id}"
-    for job in queue.get_jobs_by_name(name):
-        job.schedule_removal()
+    # One pending job per customer, found by key: the queue's own lookup by name scans
+    # every job, and there is one per customer in the middle of a flow.
+    watching: dict[int, Job] = context.application.bot_data.setdefault(IDLE_JOBS, {})
+    previous = watching.pop(user_id, None)
+    if previous is not None:
+        previous.schedule_removal()
     if state.get("flow"):
-        queue.run_once(_idle, dialog_module.IDLE_SECONDS, name=name, user_id=user_id,
-                       chat_id=chat_id, data=(state.get("seq"), language))  # fmt: skip
+        watching[user_id] = queue.run_once(
+            _idle, dialog_module.IDLE_SECONDS, name=f"chat-idle:{user_id}", user_id=user_id,
+            chat_id=chat_id, data=(state.get("seq"), language))  # fmt: skip
 
 
 async def _idle(context: Context) -> None:
     job = context.job
     if job is None or job.user_id is None or job.chat_id is None or context.user_data is None:
         return
+    watching = context.application.bot_data.get(IDLE_JOBS, {})
+    if watching.get(job.user_id) is job:
+        del watching[job.user_id]
     seq, language = job.data
     state = context.user_data.get(STATE_KEY) or {}
     if state.get("seq") != seq:  # the customer did something since

@@ -73,3 +73,36 @@ async def test_persistence_round_trip(tmp_path):
         assert (await p.get_user_data())[5]["order"]["link"] == "https://x.com/a"
         await p.update_conversation("order", (5, 5), None)
         assert await p.get_conversations("order") == {}
+
+
+async def test_persistence_skips_unchanged_user_data(tmp_path):
+    """PTB's periodic flush re-offers every user's data; only a change reaches the writer."""
+    async with Database(tmp_path / "p.sqlite3") as db:
+        p = SQLitePersistence(db)
+        writes = 0
+        real = db.transaction
+
+        def counting():
+            nonlocal writes
+            writes += 1
+            return real()
+
+        db.transaction = counting  # type: ignore[method-assign]
+        state = {"chat": {"flow": "order", "step": "link", "seq": 3}}
+        await p.update_user_data(7, state)
+        await p.update_user_data(7, {"chat": {"seq": 3, "step": "link", "flow": "order"}})
+        assert writes == 1  # same content, other key order: no second write
+        await p.update_user_data(7, {"chat": {"flow": "order", "step": "quantity", "seq": 4}})
+        assert writes == 2
+        await p.drop_user_data(7)
+        await p.update_user_data(7, {"chat": {"flow": "order", "step": "quantity", "seq": 4}})
+        assert writes == 4  # after a drop the same data is stored again
+        assert (await p.get_user_data())[7]["chat"]["step"] == "quantity"
+    async with Database(tmp_path / "p.sqlite3") as db:
+        p = SQLitePersistence(db)
+        await p.get_user_data()  # what a restart loads counts as stored
+        writes = 0
+        real = db.transaction
+        db.transaction = counting  # type: ignore[method-assign]
+        await p.update_user_data(7, {"chat": {"flow": "order", "step": "quantity", "seq": 4}})
+        assert writes == 0
