@@ -307,34 +307,40 @@ class CardService:
             # confirming with this paymentKey: ours now, or left by a crash or another tab
             return await self._confirm(gateway, c, payment_key)
 
-    async def _confirm(self, gateway: CardGateway, c: Checkout, payment_key: str) -> SettleResult:
+    async def _confirm(
+        self, gateway: CardGateway, c: Checkout, payment_key: str, *, tell: bool = False
+    ) -> SettleResult:
+        """``tell``: the buyer is not on the page to see the answer (the reconciler, a
+        webhook), so a decline reaches their chat as news."""
         try:
             payment = await gateway.confirm(
                 payment_key=payment_key, order_id=c.order_id, amount=c.amount
             )
         except Declined as exc:
             log.info("card confirm declined for %s: %s", c.order_id, exc.code)
-            return await self._release(c, payment_key, exc)
+            return await self._release(c, payment_key, exc, tell=tell)
         except NotFound as exc:
-            return await self._release(c, payment_key, exc)
+            return await self._release(c, payment_key, exc, tell=tell)
         except OutcomeUnknown as exc:
             # Never guess: Toss may have approved it. Ask for the order's payment.
             log.warning("card confirm for %s has no clear answer (%s); looking it up",
                         c.order_id, exc.code)  # fmt: skip
-            return await self._lookup_and_apply(gateway, c)
+            return await self._lookup_and_apply(gateway, c, tell=tell)
         crashpoint("after_card_confirm")
-        return await self._apply(c, payment)
+        return await self._apply(c, payment, tell=tell)
 
-    async def _lookup_and_apply(self, gateway: CardGateway, c: Checkout) -> SettleResult:
+    async def _lookup_and_apply(
+        self, gateway: CardGateway, c: Checkout, *, tell: bool = False
+    ) -> SettleResult:
         try:
             payment = await gateway.payment_by_order(c.order_id)
         except GatewayError as exc:
             log.warning("card lookup for %s failed (%s); the reconciler retries",
                         c.order_id, exc.code)  # fmt: skip
             return await self._result(Settle.PENDING, c)
-        return await self._apply(c, payment)
+        return await self._apply(c, payment, tell=tell)
 
-    async def _apply(self, c: Checkout, payment: Payment) -> SettleResult:
+    async def _apply(self, c: Checkout, payment: Payment, *, tell: bool = False) -> SettleResult:
         """Act on a Payment the gateway returned (never on a redirect or webhook body)."""
         if payment.order_id != c.order_id:
             log.error("gateway returned payment for %s when asked about %s",
@@ -353,18 +359,31 @@ class CardService:
         ):  # fmt: skip
             err = Declined(payment.failure_code or payment.status.value,
                            payment.failure_message or "")  # fmt: skip
-            return await self._release(c, payment.payment_key, err)
+            return await self._release(c, payment.payment_key, err, tell=tell)
         return await self._result(Settle.PENDING, c)
 
-    async def _release(self, c: Checkout, payment_key: str, err: GatewayError) -> SettleResult:
-        """A definite no for ``payment_key``: the checkout is payable again (or expired)."""
+    async def _release(
+        self, c: Checkout, payment_key: str, err: GatewayError, *, tell: bool = False
+    ) -> SettleResult:
+        """A definite no for ``payment_key``: the checkout is payable again (or expired).
+        With ``tell`` the buyer, last shown "being checked", hears it in their chat."""
         expired = self._expired(c)
         status = CheckoutStatus.EXPIRED if expired else CheckoutStatus.READY
         fields = {"status": status, "payment_key": None, "confirming_at": None,
                   "failure_code": err.code[:64], "failure_message": err.message[:300]}  # fmt: skip
+        now = self.ctx.now_iso()
         async with self.ctx.db.transaction() as conn:
-            await checkouts.update(conn, c.id, CheckoutStatus.CONFIRMING, fields,
-                                   expect_payment_key=payment_key)  # fmt: skip
+            moved = await checkouts.update(conn, c.id, CheckoutStatus.CONFIRMING, fields,
+                                           expect_payment_key=payment_key)  # fmt: skip
+            if moved and tell:
+                user = await users.get(conn, c.user_id)
+                await notices.to_user(
+                    conn, user_row=user, key=f"card:{c.order_id}:declined:{payment_key}",
+                    event="card_declined" if not expired else "card_declined_expired",
+                    payload={"amount": c.amount,
+                             "reason": (err.message or err.code)[:200]},
+                    now=now,
+                )  # fmt: skip
             row = await checkouts.get(conn, c.id)
         c = Checkout.from_row(row)
         if c.status is CheckoutStatus.DONE:
@@ -472,7 +491,7 @@ class CardService:
             if c.status is not CheckoutStatus.DONE and (
                 payment.status is PaymentStatus.DONE or c.payment_key == payment.payment_key
             ):
-                await self._apply(c, payment)
+                await self._apply(c, payment, tell=True)
         return True
 
     async def reconcile(self) -> ReconcileReport:
@@ -537,8 +556,8 @@ class CardService:
         if payment is None or payment.status is PaymentStatus.IN_PROGRESS:
             # Authenticated but not approved (a crash before the confirm, or a lost one):
             # confirm again with the same Idempotency-Key; a bogus key ends as not found.
-            return await self._confirm(gateway, c, c.payment_key)
-        return await self._apply(c, payment)
+            return await self._confirm(gateway, c, c.payment_key, tell=True)
+        return await self._apply(c, payment, tell=True)
 
     # ---- admin view ----------------------------------------------------------------
 

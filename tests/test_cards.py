@@ -310,3 +310,33 @@ async def test_concurrent_returns_for_one_order_confirm_once(card):
     assert sorted(r.outcome.value for r in results) == ["already", "already", "credited"]
     assert len(card.sim.confirms) == 1 and await card.balance(uid) == 4000
     assert card.shop.cards._locks == {}
+
+
+async def test_a_payment_shown_as_being_checked_that_ends_declined_is_told_in_the_chat(card):
+    """The page said "we are checking it and will tell you in the chat": when the
+    reconciler's answer is a decline, the customer hears it (once); a decline shown on
+    the page itself is not repeated in the chat."""
+    from chat.news import render
+
+    uid = await card.customer()
+    c = await card.shop.cards.create_checkout(uid, 11_000)
+    q = (await pay(card.toss.url, c.order_id, 11_000)).query
+    card.sim.fail_next_confirm("500")  # nothing approved, but we cannot know that
+    card.sim.lookup_faults = 1
+    pending = await card.shop.cards.settle(c.order_id, q["paymentKey"], "11000", c.token)
+    assert pending.outcome is Settle.PENDING
+    card.sim.fail_next_confirm("decline")  # the reconciler's confirm gets the real answer
+    assert (await card.shop.cards.reconcile()).released == 1
+    assert await card.balance(uid) == 0
+    assert (await card.shop.cards.page(c.token)).state is PageState.PAYABLE
+    news = await card.db.fetch_all("SELECT event, payload FROM outbox WHERE user_id = ?", (uid,))
+    assert [n["event"] for n in news] == ["card_declined"]
+    screen = render("card_declined", json.loads(news[0]["payload"]))
+    assert "11,000원" in screen.text and "승인되지 않아" in screen.text
+    assert (await card.shop.cards.reconcile()).looked == 0  # settled: no second notice
+    # declined in front of the customer (the page shows it): no chat news
+    q2 = (await pay(card.toss.url, c.order_id, 11_000)).query
+    card.sim.fail_next_confirm("decline")
+    shown = await card.shop.cards.settle(c.order_id, q2["paymentKey"], "11000", c.token)
+    assert shown.outcome is Settle.DECLINED
+    assert len(await card.db.fetch_all("SELECT 1 FROM outbox WHERE user_id = ?", (uid,))) == 1
