@@ -200,8 +200,18 @@ def main() -> int:
         run_panel(args.panel_port)
         return 0
     if args.role == "bot":
-        profiled("bot", lambda: asyncio.run(run_bot(args.db, args.emu_port, args.panel_port,
-                                                    args.customers, not args.no_rate_limiter)))
+        profiled(
+            "bot",
+            lambda: asyncio.run(
+                run_bot(
+                    args.db,
+                    args.emu_port,
+                    args.panel_port,
+                    args.customers,
+                    not args.no_rate_limiter,
+                )
+            ),
+        )
         return 0
     if args.role == "emulator":
         report = profiled("emulator", lambda: asyncio.run(drive(args)))
