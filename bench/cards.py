@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from pathlib import Path
 import httpx
 
 from payments.toss import TossClient
+from sandbox.ports import free_port
 from sandbox.toss import TEST_CLIENT_KEY, TEST_SECRET_KEY
 from shop.cards import Settle
 from shop.context import ShopContext
@@ -41,12 +41,6 @@ async def main():
     await asyncio.Event().wait()
 asyncio.run(main())
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def window(browser: httpx.AsyncClient, order_id: str, amount: int) -> dict[str, str]:

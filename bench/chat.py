@@ -19,7 +19,6 @@ import json
 import os
 import random
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,6 +28,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from sandbox.ports import free_port, wait_port  # noqa: E402
 
 TOKEN = "777000:BeNcH-ToKeN-chat"
 PANEL_KEY = "bench-panel-key"
@@ -42,23 +43,6 @@ SERVICE = r"인스타 한국인 좋아요"  # panel service 201: Default type, n
 
 STEP_NAMES = ("/start", "menu", "platform", "category", "service", "buy", "link", "quantity",
               "confirm")  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {port}")
 
 
 # ---- process 1: the panel simulator --------------------------------------------------

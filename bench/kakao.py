@@ -21,7 +21,6 @@ import os
 import random
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from sandbox.ports import free_port, wait_port  # noqa: E402
 
 PANEL_KEY = "bench-panel-key"
 ADMIN_ID = 9001
@@ -42,23 +43,6 @@ CATEGORY = re.compile(r"^(\d+\. )?인스타그램 좋아요$")
 OVER = 4.0
 STEP_NAMES = ("welcome", "order", "platform", "category", "service", "buy", "link",
               "quantity", "confirm")  # fmt: skip
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {port}")
 
 
 def config_text(db: str, web_port: int, panel_port: int, bot_id: str, router: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from fulfillment.client import PanelClient
+from sandbox.ports import free_port
 from shop import statuses as st
 from shop.context import ShopContext
 from shop.settings import ShopSettings
@@ -29,12 +29,6 @@ from storage import orders, users
 from storage.db import Database
 
 KEY = "bench-poll-key"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def wait_up(base: str) -> None:

@@ -8,7 +8,6 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 import sys
 import traceback
 from pathlib import Path
@@ -19,6 +18,7 @@ from bot.config import ConfigError, parse_config
 from bot.logging_setup import SecretFilter
 from fulfillment.client import PanelClient
 from fulfillment.models import AddRequest, PanelError, ServiceType
+from sandbox.ports import free_port
 from sandbox.telegram import BotApiEmulator, serve_telegram
 from shop.models import OrderInput
 from tests.botenv import PANEL_KEY, TOKEN, running_shop
@@ -48,12 +48,6 @@ def own_records(caplog: pytest.LogCaptureFixture) -> str:
         if r.exc_info and r.exc_info[1] is not None:
             out.append("".join(traceback.format_exception(*r.exc_info)))
     return "\n".join(out)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_bot_session_order_and_handler_crash_log_no_secret(tmp_path, caplog):

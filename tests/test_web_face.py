@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import sys
 
 import httpx
@@ -15,14 +14,9 @@ from bot.config import parse_config
 from bot.runtime import open_shop
 from bot.serving import start_serving, stop_serving
 from sandbox.panel import PanelSimulator, serve_panel
+from sandbox.ports import free_port
 from shop.models import OrderInput, PlaceOutcome
 from tests.botenv import PANEL_KEY
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_kakao_only_shop_serves_http_and_polls_without_telegram(tmp_path):
