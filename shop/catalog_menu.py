@@ -83,6 +83,9 @@ SYNONYMS: tuple[frozenset[str], ...] = tuple(
 )
 
 
+_LATIN_WORD = re.compile(r"[a-z0-9]")
+
+
 def _norm(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
@@ -244,12 +247,18 @@ class _Lines:
             at += len(line) + 1
 
     def containing(self, needles: Iterable[str]) -> frozenset[int]:
-        """Indexes of the lines that contain any of ``needles``."""
+        """Indexes of the lines that contain any of ``needles``. A Latin needle must
+        start a word ("view" finds "views" but "views" not "reviews"); Korean is matched
+        anywhere, as its words are compounded ("팔로워" in "한국인팔로워")."""
         text, starts, out = self.text, self.starts, set()
         for needle in needles:
+            at_word_start = needle[:1].isascii() and needle[:1].isalnum()
             pos = text.find(needle)
-            while pos >= 0:  # one hit per line: jump to the next line
-                i = bisect_right(starts, pos) - 1
+            while pos >= 0:
+                if at_word_start and pos > 0 and _LATIN_WORD.match(text, pos - 1):
+                    pos = text.find(needle, pos + 1)  # inside a word: look further on
+                    continue
+                i = bisect_right(starts, pos) - 1  # one hit per line: jump to the next
                 out.add(i)
                 pos = text.find(needle, starts[i + 1]) if i + 1 < len(starts) else -1
         return frozenset(out)

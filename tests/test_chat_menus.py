@@ -153,3 +153,26 @@ def test_cut_keeps_html_valid_and_counts_like_telegram() -> None:
     assert htmltext.cut("short", 10) == "short"
     parts = htmltext.chunks("word " * 3000, 900)
     assert all(len(p) <= 900 for p in parts) and " ".join(parts).split() == ["word"] * 3000
+
+
+def test_search_matches_latin_words_from_their_start_and_korean_anywhere() -> None:
+    from decimal import Decimal
+
+    from shop.catalog_menu import CatalogMenu
+    from shop.models import Service, ServiceType
+
+    def svc(sid: int, name: str, category: str) -> Service:
+        return Service(sid, str(sid), name, category, ServiceType.DEFAULT, Decimal("1"), 10,
+                       1000, False, False, False, None, True, False, None)  # fmt: skip
+
+    menu = CatalogMenu([
+        svc(1, "Google Maps Reviews [5★]", "Google Reviews"),
+        svc(2, "YouTube Views | Non Drop", "YouTube Views"),
+        svc(3, "인스타그램 한국인팔로워 [리필 30일]", "인스타그램 팔로워"),
+        svc(4, "Instagram Preview Likes", "Instagram Likes"),
+    ])  # fmt: skip
+    assert [s.id for s in menu.search("views")] == [2]  # not "reviews"
+    assert [s.id for s in menu.search("view")] == [2]  # a prefix: not "preview"
+    assert [s.id for s in menu.search("reviews")] == [1]
+    assert [s.id for s in menu.search("팔로워")] == [3]  # inside "한국인팔로워" too
+    assert [s.id for s in menu.search("5★")] == [1]
