@@ -59,7 +59,8 @@ async def card(tmp_path: Path) -> AsyncIterator[CardEnv]:
     clock = ManualClock()
     toss = await serve_toss(TossStandIn(clock=clock.now, auto_deliver=False))
     db = await Database(tmp_path / "shop.sqlite3").open()
-    gateway = TossClient(TEST_SECRET_KEY, api_url=toss.url, timeout=0.3)
+    # 1.5 s: long enough for a loaded CI machine, short for the held "timeout" faults
+    gateway = TossClient(TEST_SECRET_KEY, api_url=toss.url, timeout=1.5)
     settings = ShopSettings(public_url="https://shop.example", card_min=1000, card_max=500_000)
     ctx = ShopContext(db=db, panel=None, settings=settings, clock=clock, gateway=gateway)  # type: ignore[arg-type]
     try:

@@ -57,7 +57,8 @@ async def env(tmp_path: Path) -> AsyncIterator[PayEnv]:
     url = f"http://127.0.0.1:{port}"
     toss.sim.webhook_url = f"{url}/pay/toss/webhook"
     db = await Database(tmp_path / "shop.sqlite3").open()
-    gateway = TossClient(TEST_SECRET_KEY, api_url=toss.url, timeout=0.3)
+    # 1.5 s: long enough for a loaded CI machine, short for the held "timeout" faults
+    gateway = TossClient(TEST_SECRET_KEY, api_url=toss.url, timeout=1.5)
     settings = ShopSettings(name=SHOP_NAME, public_url=url)
     ctx = ShopContext(db=db, panel=None, settings=settings, clock=clock, gateway=gateway)  # type: ignore[arg-type]
     shop = Shop(ctx)

@@ -137,6 +137,8 @@ async def run_bot(tmp_path: Path, token: str, tg_url: str, until: str | None) ->
 
     try:
         await asyncio.wait_for(read_until_marker(), 30)
+        if until is None:  # it exits by itself: its output ended, now its exit code
+            await asyncio.wait_for(proc.wait(), 15)
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
