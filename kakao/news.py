@@ -10,9 +10,10 @@ for business channels), so it is optional:
   tried again later, at most ``MAX_PUSHES`` times, and after that the news simply waits;
 - always: whatever is still pending is shown at the customer's next message
   (``take_for``), and order news is in 주문내역 anyway.
-A daily cap bounds the bill if something loops (kakao-skill.md §8.11). Outstanding task
-ids live in memory: after a restart their rows come due again and are pushed once more
-(at least once, never lost).
+A daily cap bounds the bill if something loops (kakao-skill.md §8.11). The task a row
+was pushed with is stored with the row, so after a restart the task is checked again
+instead of the news being pushed (and paid for) twice; a task Kakao never finishes lets
+its rows come due again after an hour (at least once, never lost).
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class KakaoNews:
         self.daily_cap = daily_cap
         self.tasks: dict[str, _Task] = {}
         self._in_flight: set[int] = set()  # rows pushed whose delivery is not known yet
+        self._resumed = False
         self._day = ""
         self._today = 0
         self.stats = {"pushed": 0, "delivered": 0, "failed": 0, "calls": 0}
@@ -92,6 +94,7 @@ class KakaoNews:
 
     async def take_for(self, user_id: int) -> list[Screen]:
         """The customer's undelivered news, marked delivered: the caller shows it."""
+        await self._resume()
         rows = await self.jobs.pending_notices_for(user_id, limit=10)
         screens = []
         for row in rows:
@@ -111,6 +114,7 @@ class KakaoNews:
         """Check earlier pushes, then push what is due. Returns messages accepted."""
         if self.client is None:
             return 0  # no Event API: news waits for the customer's next message
+        await self._resume()
         await self._check_tasks()
         rows = await self.jobs.due_notices(BATCH, front="kakao")
         if not rows:
@@ -158,13 +162,34 @@ class KakaoNews:
             for rows in users.values():
                 await self._later(rows, str(exc), retry=exc.retry)
             return 0
-        self.tasks[task_id] = _Task(task_id, users)
-        self._in_flight.update(r.id for rows in users.values() for r in rows)
-        for rows in users.values():
-            for r in rows:  # still pending, but not due while the task is checked
-                await self.jobs.notice_retry(r.id, IN_FLIGHT_SECONDS, f"pushed: task {task_id}")
+        self._track(_Task(task_id, users))
+        # still pending, but not due while the task is checked; the task is kept with them
+        await self.jobs.notices_pushed(
+            (r.id for rows in users.values() for r in rows), task_id, IN_FLIGHT_SECONDS
+        )
         self.stats["pushed"] += len(users)
         return len(users)
+
+    def _track(self, task: _Task) -> None:
+        self.tasks[task.id] = task
+        self._in_flight.update(r.id for rows in task.rows.values() for r in rows)
+
+    async def _resume(self) -> None:
+        """Once per process: the tasks pushed before a restart, from their rows."""
+        if self._resumed:
+            return
+        self._resumed = True
+        by_task: dict[str, dict[str, list[OutboxRow]]] = defaultdict(dict)
+        for row in await self.jobs.notices_in_push("kakao"):
+            user = await self.shop.users.get(row.user_id) if row.user_id is not None else None
+            if row.push_task is None or user is None or not user.external_id:
+                continue
+            by_task[row.push_task].setdefault(user.external_id, []).append(row)
+        for task_id, rows in by_task.items():
+            if task_id not in self.tasks:
+                self._track(_Task(task_id, rows))
+        if by_task:
+            log.info("kakao news: checking %d push task(s) from before the restart", len(by_task))
 
     def _forget(self, task: _Task) -> None:
         del self.tasks[task.id]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -28,12 +29,13 @@ class OutboxRow:
     attempts: int
     user_id: int | None = None
     front: str = "telegram"
+    push_task: str | None = None  # the push service's task carrying it, outcome not known
 
 
 def _outbox_row(r: Any) -> OutboxRow:
     return OutboxRow(
         r["id"], r["chat_id"], r["event"], json.loads(r["payload"]), r["attempts"],
-        r["user_id"], r["front"],
+        r["user_id"], r["front"], r["push_task"],
     )  # fmt: skip
 
 
@@ -108,6 +110,18 @@ class ShopJobs:
             await outbox.retry_later(
                 conn, row_id, self.ctx.now_iso(seconds=after_seconds), error[:500]
             )
+
+    async def notices_pushed(self, row_ids: Iterable[int], task: str, after_seconds: float) -> None:
+        """Rows handed to a push service as ``task``: not due again while it is checked,
+        and a restart finds the task with them (``notices_in_push``)."""
+        later = self.ctx.now_iso(seconds=after_seconds)
+        async with self.ctx.db.transaction() as conn:
+            for row_id in row_ids:
+                await outbox.pushed(conn, row_id, task, later)
+
+    async def notices_in_push(self, front: str) -> list[OutboxRow]:
+        rows = await outbox.in_push(self.ctx.db.reader, front)
+        return [_outbox_row(r) for r in rows]
 
     async def mark_blocked(self, telegram_id: int) -> bool:
         """The customer blocked the bot: stop counting them as reachable (cleared on /start)."""

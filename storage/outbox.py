@@ -52,7 +52,8 @@ async def mark(
     conn: aiosqlite.Connection, row_id: int, status: str, now: str, error: str | None = None
 ) -> None:
     await conn.execute(
-        """UPDATE outbox SET status = ?, sent_at = ?, last_error = ?, attempts = attempts + 1
+        """UPDATE outbox SET status = ?, sent_at = ?, last_error = ?, attempts = attempts + 1,
+                             push_task = NULL
            WHERE id = ? AND status = 'pending'""",
         (status, now, error, row_id),
     )
@@ -62,10 +63,28 @@ async def retry_later(
     conn: aiosqlite.Connection, row_id: int, next_attempt_at: str, error: str
 ) -> None:
     await conn.execute(
-        """UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?
+        """UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ?,
+                             push_task = NULL
            WHERE id = ? AND status = 'pending'""",
         (next_attempt_at, error, row_id),
     )
+
+
+async def pushed(conn: aiosqlite.Connection, row_id: int, task: str, next_attempt_at: str) -> None:
+    """Handed to a push service whose task ``task`` says later whether it arrived."""
+    await conn.execute(
+        """UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, push_task = ?,
+                             last_error = 'pushed: task ' || ?
+           WHERE id = ? AND status = 'pending'""",
+        (next_attempt_at, task, task, row_id),
+    )
+
+
+async def in_push(conn: aiosqlite.Connection, front: str) -> list[aiosqlite.Row]:
+    """Pending rows of ``front`` riding on a push task whose outcome is not known yet."""
+    sql = """SELECT * FROM outbox WHERE push_task IS NOT NULL AND status = 'pending'
+             AND front = ? ORDER BY id"""
+    return list(await conn.execute_fetchall(sql, (front,)))
 
 
 async def counts(conn: aiosqlite.Connection, prefix: str) -> dict[str, int]:

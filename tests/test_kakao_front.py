@@ -10,9 +10,11 @@ import json
 
 import pytest
 
+from kakao.event_api import EventApiClient
+from kakao.news import IN_FLIGHT_SECONDS, KakaoNews
 from sandbox.kakao import skill_payload
 from shop import notices
-from tests.kakaoenv import KakaoEnv, running_kakao
+from tests.kakaoenv import EVENT, REST_KEY, KakaoEnv, running_kakao
 
 
 @pytest.fixture
@@ -121,6 +123,38 @@ async def test_news_by_event_api(tmp_path) -> None:
         # The stranger's push failed: it waits, and is shown at their next message.
         assert "오늘 <특가>" in (await stranger.say("메뉴")).text
         assert kenv.api.cost == 15
+
+
+async def test_a_restart_checks_the_pushed_task_instead_of_pushing_again(tmp_path) -> None:
+    """A push is paid (15 원) and shown: a shop restarted while Kakao's task is still being
+    checked reads that task's result instead of pushing the same news a second time."""
+    async with running_kakao(tmp_path, event_api=True) as kenv:
+        friend = kenv.user("친구")
+        await friend.enter()
+        user = await kenv.customer(friend)
+        now = kenv.shop.ctx.now_iso()
+        async with kenv.shop.ctx.db.transaction() as conn:
+            row = (await conn.execute_fetchall("SELECT * FROM users WHERE id = ?", (user.id,)))[0]
+            await notices.to_user(conn, user_row=row, key="bc:restart", event="broadcast",
+                                  payload={"text": "재시작 공지"}, now=now)  # fmt: skip
+        assert await kenv.front.drain() == 1 and len(kenv.api.calls) == 1
+        # The process dies here: a new deliverer knows only the database.
+        cfg = kenv.env.config.kakao
+        assert cfg.event_api_url is not None
+        restarted = KakaoNews(kenv.shop, EventApiClient(
+            cfg.event_api_url, REST_KEY, kenv.ob.console.bot_id, EVENT))  # fmt: skip
+        try:
+            kenv.env.clock.advance(seconds=IN_FLIGHT_SECONDS + 1)  # the rows are due again
+            assert await restarted.drain() == 0
+            assert len(kenv.api.calls) == 1  # no second push: the task's result was read
+            assert [t.polls for t in kenv.api.tasks.values()] == [1]
+            assert friend.events() == ["📣 공지\n\n재시작 공지"] and kenv.api.cost == 15
+            sent = await kenv.shop.ctx.db.fetch_one(
+                "SELECT status, push_task FROM outbox WHERE dedupe_key = 'bc:restart'"
+            )
+            assert sent["status"] == "sent" and sent["push_task"] is None
+        finally:
+            await restarted.aclose()
 
 
 async def test_without_a_router_block_buttons_are_typed_labels(tmp_path) -> None:
