@@ -10,7 +10,8 @@ for business channels), so it is optional:
   tried again later, at most ``MAX_PUSHES`` times, and after that the news simply waits;
 - always: whatever is still pending is shown at the customer's next message
   (``take_for``), and order news is in 주문내역 anyway.
-A daily cap bounds the bill if something loops (kakao-skill.md §8.11). The task a row
+A daily cap bounds the bill if something loops (kakao-skill.md §8.11); the day's count
+is kept in the database, so a restart does not reset it. The task a row
 was pushed with is stored with the row, so after a restart the task is checked again
 instead of the news being pushed (and paid for) twice; a task Kakao never finishes lets
 its rows come due again after an hour (at least once, never lost).
@@ -22,7 +23,7 @@ import logging
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 
 from chat.htmltext import clip
 from chat.news import render as render_news
@@ -137,16 +138,16 @@ class KakaoNews:
             keys = list(users)
             for i in range(0, len(keys), MAX_USERS):
                 chunk = {k: users[k] for k in keys[i : i + MAX_USERS]}
-                if not self._allowed(len(chunk)):
+                if not await self._allowed(len(chunk)):
                     log.warning("kakao news: daily cap of %d pushes reached", self.daily_cap)
                     return pushed
                 pushed += await self._push(text, chunk)
         return pushed
 
-    def _allowed(self, n: int) -> bool:
-        day = datetime.now(UTC).strftime("%Y-%m-%d")
-        if day != self._day:
-            self._day, self._today = day, 0
+    async def _allowed(self, n: int) -> bool:
+        day = self.shop.ctx.now().astimezone(UTC).strftime("%Y-%m-%d")
+        if day != self._day:  # a new day, or the first push since a restart
+            self._day, self._today = day, await self.jobs.pushes_on("kakao", day)
         if self._today + n > self.daily_cap:
             return False
         self._today += n
@@ -165,8 +166,9 @@ class KakaoNews:
         self._track(_Task(task_id, users))
         # still pending, but not due while the task is checked; the task is kept with them
         await self.jobs.notices_pushed(
-            (r.id for rows in users.values() for r in rows), task_id, IN_FLIGHT_SECONDS
-        )
+            (r.id for rows in users.values() for r in rows), task_id, IN_FLIGHT_SECONDS,
+            front="kakao", day=self._day, messages=len(users),
+        )  # fmt: skip
         self.stats["pushed"] += len(users)
         return len(users)
 

@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 KV_NS = "alerts"
 LOW_BALANCE_KEY = "panel_balance_low"
+PUSHES_NS = "push.daily"  # "<front>:<YYYY-MM-DD>" → messages pushed that day
 
 
 @dataclass(frozen=True)
@@ -111,13 +112,24 @@ class ShopJobs:
                 conn, row_id, self.ctx.now_iso(seconds=after_seconds), error[:500]
             )
 
-    async def notices_pushed(self, row_ids: Iterable[int], task: str, after_seconds: float) -> None:
+    async def notices_pushed(
+        self, row_ids: Iterable[int], task: str, after_seconds: float, *, front: str,
+        day: str, messages: int,
+    ) -> None:  # fmt: skip
         """Rows handed to a push service as ``task``: not due again while it is checked,
-        and a restart finds the task with them (``notices_in_push``)."""
+        and a restart finds the task with them (``notices_in_push``). ``messages`` are
+        added to the front's count for ``day`` (a daily cap that survives a restart)."""
         later = self.ctx.now_iso(seconds=after_seconds)
+        key = f"{front}:{day}"
         async with self.ctx.db.transaction() as conn:
             for row_id in row_ids:
                 await outbox.pushed(conn, row_id, task, later)
+            sent = int(await kv.get(conn, PUSHES_NS, key) or 0)
+            await kv.put(conn, PUSHES_NS, key, sent + messages, self.ctx.now_iso())
+
+    async def pushes_on(self, front: str, day: str) -> int:
+        """Messages ``front`` pushed on ``day`` (YYYY-MM-DD), as counted by notices_pushed."""
+        return int(await kv.get(self.ctx.db.reader, PUSHES_NS, f"{front}:{day}") or 0)
 
     async def notices_in_push(self, front: str) -> list[OutboxRow]:
         rows = await outbox.in_push(self.ctx.db.reader, front)

@@ -153,6 +153,19 @@ async def test_a_restart_checks_the_pushed_task_instead_of_pushing_again(tmp_pat
                 "SELECT status, push_task FROM outbox WHERE dedupe_key = 'bc:restart'"
             )
             assert sent["status"] == "sent" and sent["push_task"] is None
+            # The day's count survives the restart too: with a cap of one message a day,
+            # the next customer's news waits for their next message.
+            restarted.daily_cap = 1
+            other = kenv.user("친구2")
+            await other.enter()
+            user2 = await kenv.customer(other)
+            async with kenv.shop.ctx.db.transaction() as conn:
+                row = (await conn.execute_fetchall("SELECT * FROM users WHERE id = ?",
+                                                   (user2.id,)))[0]  # fmt: skip
+                await notices.to_user(conn, user_row=row, key="bc:capped", event="broadcast",
+                                      payload={"text": "둘째 공지"}, now=now)  # fmt: skip
+            assert await restarted.drain() == 0 and len(kenv.api.calls) == 1
+            assert "둘째 공지" in (await other.say("메뉴")).text
         finally:
             await restarted.aclose()
 
