@@ -108,6 +108,18 @@ def kick_outbox(rt: ShopRuntime) -> None:
 # ---- wiring ------------------------------------------------------------------------------
 
 
+class _OverlapIsExpected(logging.Filter):
+    """A run skipped because the previous one is still going is the design (max_instances
+    = 1): the outbox job ticks every second and a broadcast drains for minutes, which
+    APScheduler would report as a WARNING every second."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances reached" not in record.getMessage()
+
+
+_OVERLAP_FILTER = _OverlapIsExpected()
+
+
 class Jobs:
     """The shop's periodic jobs on one AsyncIOScheduler, started and stopped with the shop."""
 
@@ -115,6 +127,7 @@ class Jobs:
         self.rt = rt
         self.config = config
         self.scheduler = AsyncIOScheduler(timezone=UTC)
+        logging.getLogger("apscheduler.scheduler").addFilter(_OVERLAP_FILTER)  # once: a set
 
     def plan(self) -> list[tuple[Body, float, float]]:
         """(body, every seconds, first run after seconds)."""
@@ -163,5 +176,5 @@ class Jobs:
             except Exception:
                 log.exception("scheduled job %s failed; it runs again next time", body.__name__)
 
-        job.__name__ = body.__name__
+        job.__name__ = job.__qualname__ = body.__name__  # APScheduler logs the qualname
         return job

@@ -19,6 +19,7 @@ its rows come due again after an hour (at least once, never lost).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import defaultdict
@@ -83,6 +84,7 @@ class KakaoNews:
         self.tasks: dict[str, _Task] = {}
         self._in_flight: set[int] = set()  # rows pushed whose delivery is not known yet
         self._resumed = False
+        self._drain_lock = asyncio.Lock()
         self._day = ""
         self._today = 0
         self.stats = {"pushed": 0, "delivered": 0, "failed": 0, "calls": 0}
@@ -112,9 +114,18 @@ class KakaoNews:
     # ---- pushed by the Event API --------------------------------------------------------
 
     async def drain(self) -> int:
-        """Check earlier pushes, then push what is due. Returns messages accepted."""
+        """Check earlier pushes, then push what is due. Returns messages accepted. One
+        drain at a time: the outbox job and a kick after a poll may start two together,
+        and both would read the same due rows and push (and pay for) them twice."""
         if self.client is None:
             return 0  # no Event API: news waits for the customer's next message
+        if self._drain_lock.locked():
+            return 0  # the running drain is on it; what it missed is due at the next tick
+        async with self._drain_lock:
+            return await self._drain()
+
+    async def _drain(self) -> int:
+        assert self.client is not None
         await self._resume()
         await self._check_tasks()
         rows = await self.jobs.due_notices(BATCH, front="kakao")

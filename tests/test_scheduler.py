@@ -167,3 +167,34 @@ async def test_scheduled_jobs_run_on_their_own(tmp_path):
         oid, pid = await place(env, TG, "https://instagram.com/auto")
         env.sim.set_order(pid, status="Completed")
         await user.wait_for(f"#{oid}.*완료", timeout=8)
+
+
+async def test_a_run_longer_than_its_period_is_skipped_quietly(caplog):
+    """The outbox job ticks every second; a broadcast drains for minutes. The overlapping
+    ticks are skipped (never two drains at once) without a WARNING every second."""
+    import asyncio
+    import logging
+
+    from bot.jobs import Jobs
+
+    caplog.set_level(logging.DEBUG)
+    running, overlaps, runs = 0, 0, 0
+
+    async def slow(_rt) -> None:
+        nonlocal running, overlaps, runs
+        running += 1
+        runs += 1
+        overlaps = max(overlaps, running)
+        await asyncio.sleep(0.7)
+        running -= 1
+
+    jobs = Jobs(rt=None, config=None)  # type: ignore[arg-type]
+    jobs.add(slow, 0.1, 0)
+    jobs.scheduler.start()
+    try:
+        await asyncio.sleep(1.6)
+    finally:
+        jobs.scheduler.shutdown(wait=False)
+    assert runs >= 2 and overlaps == 1
+    skipped = [r for r in caplog.records if "maximum number of running" in r.getMessage()]
+    assert skipped == []
