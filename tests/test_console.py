@@ -187,6 +187,30 @@ async def test_pages_say_no_to_framing_caching_and_foreign_scripts(cenv):
     await client.aclose()
 
 
+async def test_an_id_longer_than_sqlite_holds_is_not_found_never_a_500(cenv):
+    """The path's ``{id:int}`` takes any digits; past 2**63 - 1 SQLite raised OverflowError."""
+    user = await cenv.customer(511, balance=10_000)
+    client = await cenv.sign_in()
+    csrf = await cenv.csrf(client)
+    huge, top = str(2**63), str(2**63 - 1)
+    for path in (f"/console/orders/{huge}", f"/console/customers/{huge}",
+                 "/console/orders/99999999999999999999"):  # fmt: skip
+        r = await client.get(path)
+        assert r.status_code == 404 and "Traceback" not in r.text, path
+    for path in (f"/console/orders/{top}", f"/console/customers/{top}"):
+        assert (await client.get(path)).status_code == 404, path  # the largest id: none such
+    fields = {"csrf": csrf, "confirm": "yes", "amount": "1000", "reason": "사유 적음",
+              "idem": "idem-huge-1", "price": "100", "visible": "0", "panel_id": "5"}  # fmt: skip
+    for path in (f"/console/topups/{huge}/approve", f"/console/topups/{huge}/reject",
+                 f"/console/orders/{huge}/cancel", f"/console/orders/{huge}/refill",
+                 f"/console/orders/{huge}/refund", f"/console/customers/{huge}/adjust",
+                 f"/console/catalog/{huge}/price", f"/console/catalog/{huge}/visible"):  # fmt: skip
+        r = await client.post(path, data=fields)
+        assert r.status_code in (303, 404), (path, r.status_code)
+    assert (await cenv.shop.users.get(user.id)).balance == 10_000
+    await client.aclose()
+
+
 # ---- one rule for chat and web ---------------------------------------------------------
 
 

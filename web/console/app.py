@@ -42,6 +42,7 @@ METHOD_ORDER = ("bank", "stars", "card")
 STATUS_ORDER = (*st.ALL,)
 IDEM_RE = re.compile(r"^[A-Za-z0-9_-]{8,40}$")
 SAFE_NEXT = re.compile(r"^/console/[A-Za-z0-9/_?=&%.+-]*$")
+MAX_ID = 2**63 - 1  # SQLite's largest integer: a longer id in a path names nothing
 
 Handler = Callable[..., Awaitable[Response]]
 
@@ -78,6 +79,11 @@ def _int(raw: str | None, default: int = 0, hi: int = 1_000_000) -> int:
     return min(max(value, 0), hi)
 
 
+def _ids_fit(request: Request) -> bool:
+    """The ``{…:int}`` parts of the path take any digits; past SQLite's range none exists."""
+    return all(not isinstance(v, int) or v <= MAX_ID for v in request.path_params.values())
+
+
 def _next(raw: str | None, default: str) -> str:
     """Only a path inside the console: a form cannot redirect the admin elsewhere."""
     return raw if raw and SAFE_NEXT.match(raw) and "//" not in raw else default
@@ -112,6 +118,8 @@ class Console:
             visit = await self._visit(request)
             if visit is None:
                 return self._signin(request, 401)
+            if not _ids_fit(request):
+                return self._plain(request, 404, "errors.not_found")
             with acting_from("web"):
                 return http.with_headers(await handler(visit))
 
@@ -122,6 +130,8 @@ class Console:
             visit = await self._visit(request)
             if visit is None:
                 return self._signin(request, 401)
+            if not _ids_fit(request):
+                return self._plain(request, 404, "errors.not_found")
             if not http.same_origin(request, self.public_url):
                 log.warning("console POST from another origin refused: %s", request.url.path)
                 return self._plain(request, 403, "errors.forbidden")
