@@ -422,6 +422,31 @@ async def test_the_console_works_with_javascript_off(
     await _close(page)
 
 
+async def test_the_console_never_scrolls_sideways_on_a_phone(
+    browser: Browser, console_demo: DemoHandle
+) -> None:
+    """Wide tables scroll inside their own box; nothing widens the page itself: not the
+    catalog's visually hidden labels, not a long unbroken customer name or depositor."""
+    shop = console_demo.runtime.shop
+    name = "W" * 64  # Telegram's longest first name, without a space to wrap at
+    user = await shop.users.ensure(2104, None, name, "ko")
+    await _top_up(shop, user.id, 50_000)
+    await shop.topups.request_bank(user.id, 10_000, "D" * 30)  # the longest depositor
+    svc = next(s for s in await shop.catalog.all() if s.panel_id == "101")
+    quote = await shop.orders.quote(user.id, svc.id, OrderInput(
+        link="https://instagram.com/p/" + "x" * 200, quantity=100))  # fmt: skip
+    order = (await shop.orders.place(user.id, quote.token)).order
+    phone = {"width": 390, "height": 844}
+    page = await _console_page(browser, console_demo, viewport=phone)
+    origin = page.url.split("/console/")[0]
+    for path in ("/console/catalog", f"/console/orders/{order.id}", "/console/topups",
+                 f"/console/customers/{user.id}", "/console/orders"):  # fmt: skip
+        await page.goto(origin + path)
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= phone["width"], (path, width)
+    await _close(page)
+
+
 # Last: by now the other tests left orders in more states for the screenshot.
 async def test_console_dashboard_draws_its_charts_from_the_shops_own_copy(
     browser: Browser, console_demo: DemoHandle, screenshot_path
