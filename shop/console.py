@@ -9,6 +9,7 @@ use-cases as the chat (shop/admin.py, shop/topups.py); nothing here writes.
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import logging
 import time
@@ -535,10 +536,15 @@ class ConsoleService:
     @staticmethod
     def _audit_line(r: Any) -> AuditLine:
         name = f"@{r['actor_username']}" if r["actor_username"] else (r["actor_name"] or "")
+        after = _json(r["after"])
+        if r["action"] == "broadcast" and isinstance(after, dict) and "text" in after:
+            # kept as the Telegram HTML that was sent; the log shows what the admin wrote
+            # (as the broadcast pages do), not "&amp;lt;" once the page escapes it again
+            after = {**after, "text": html.unescape(str(after["text"]))}
         return AuditLine(
             id=r["id"], actor_id=r["actor_id"], actor=name, action=r["action"],
             target=r["target"], source=r["source"], before=_json(r["before"]),
-            after=_json(r["after"]), created_at=r["created_at"],
+            after=after, created_at=r["created_at"],
         )  # fmt: skip
 
     async def broadcasts(self, admin_id: int, limit: int = 20) -> list[BroadcastLine]:

@@ -371,6 +371,9 @@ async def test_every_value_is_escaped(cenv):
         "csrf": csrf, "text": "점검 <b>안내</b> & </script>", "confirm": "yes"})  # fmt: skip
     detail = await client.get(broadcast.headers["location"])
     assert "점검 &lt;b&gt;안내&lt;/b&gt; &amp; &lt;/script&gt;" in detail.text
+    audit = (await client.get("/console/audit")).text  # what was typed, escaped once
+    assert "text: 점검 &lt;b&gt;안내&lt;/b&gt; &amp; &lt;/script&gt;" in audit
+    assert "&amp;lt;" not in audit and "&amp;amp;" not in audit
     for path in ("/console/orders", f"/console/customers/{user.id}", "/console/customers",
                  "/console/topups", "/console/orders/1", "/console/audit",
                  "/console/broadcasts", "/console/orders?q=%3Cscript%3E"):  # fmt: skip
