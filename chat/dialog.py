@@ -5,7 +5,8 @@ choice, typed text in the current step — to the flow that owns it and returns 
 The state it returns is the whole conversation; the front stores it and hands it back.
 
 Routing: a main-menu label or a home word ("시작", "메뉴", "처음으로") leaves any flow
-(nothing is charged by a draft) and opens that page; taps are routed by their prefix
+(nothing is charged by a draft) and opens that page; "취소" typed in a flow cancels it
+(it is not a link, a quantity or a depositor's name); taps are routed by their prefix
 (``c`` catalog, ``o`` order, ``h`` history, ``t`` top-up, ``m`` main menu) whatever the
 current step, because every tap carries what it needs; typed text goes to the current
 step, and outside any flow a service number or words search the catalog. A flow left
@@ -21,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
 from chat import browse, history, home, order, topup
-from chat.menu import is_home_word, main_menu, menu_key
+from chat.menu import is_cancel_word, is_home_word, main_menu, menu_key
 from chat.screens import Capabilities, Choice
 from chat.talk import Talk
 from chat.turns import Command, Media, Paid, Reply, Tap, Text, Turn
@@ -143,6 +144,9 @@ async def _text(talk: Talk, text: str) -> None:
         return
     if is_home_word(text):
         await home.start(talk)
+        return
+    if talk.flow and is_cancel_word(text):  # not a link, a quantity or a depositor's name
+        await order.cancel(talk)
         return
     if talk.flow == order.FLOW:
         await order.on_text(talk, text)

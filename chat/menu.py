@@ -11,6 +11,8 @@ from chat.screens import Capabilities, Choice
 MENU_KEYS = ("order", "topup", "orders", "account", "faq", "terms", "support")
 # Typed words that take a customer home from anywhere (Kakao has no /start).
 HOME_WORDS = frozenset({"시작", "메뉴", "처음", "처음으로", "홈", "start", "menu", "home"})
+# Typed words that drop the flow in progress (a draft costs nothing), like its ✖ button.
+CANCEL_WORDS = frozenset({"취소", "주문취소", "그만", "cancel", "stop"})
 
 
 def main_menu(lang: str, caps: Capabilities) -> list[list[Choice]]:
@@ -39,3 +41,7 @@ def menu_key(text: str) -> str | None:
 
 def is_home_word(text: str) -> bool:
     return _norm(text).lstrip("/") in HOME_WORDS
+
+
+def is_cancel_word(text: str) -> bool:
+    return _norm(text).lstrip("/").replace(" ", "") in CANCEL_WORDS

@@ -4,7 +4,8 @@ Questions by service type, each typed answer parsed by shop/parsing.py (an ``Inp
 re-asks the same question with its reason):
   Default: link → quantity → (drip-feed services) drip-feed? → runs → interval;
   Package: link; Custom Comments: link → one comment per line;
-  Subscriptions (auto-likes): username → min → max → posts → delay → expiry (or none).
+  Subscriptions (auto-likes): username → min → max → posts → delay → expiry (or none);
+  a range typed for min or max ("100~200", "100-200", "100 200") answers both.
 Then the confirmation card from ``shop.orders.quote`` (terms shown once before a first
 order); ``o:ok:<token>`` places it. The shop makes the token idempotent, so a second tap
 (or a stale card) never orders twice. The draft lives in ``state["order"]``; the last
@@ -41,6 +42,7 @@ from shop.parsing import (
     parse_comments,
     parse_int,
     parse_link,
+    parse_range,
     parse_username,
 )
 
@@ -50,6 +52,7 @@ INPUT_STEPS = ("link", "quantity", "runs", "comments", "username", "sub_min", "s
                "sub_posts", "sub_expiry")  # fmt: skip
 INPUT_KEYS = ("link", "quantity", "drip", "runs", "interval", "comments", "username",
               "sub_min", "sub_max", "sub_posts", "sub_delay", "sub_expiry", "token")  # fmt: skip
+RANGE_STEPS = ("sub_min", "sub_max")
 _DAY_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _YES = {"네", "예", "응", "yes", "y", "ㅇㅇ", "ㅇ"}
 _NO = {"아니요", "아니오", "아니", "no", "n", "ㄴㄴ", "ㄴ"}
@@ -276,11 +279,17 @@ async def on_text(talk: Talk, text: str) -> None:
         ask(talk, service, step)
         return
     try:
-        d[step] = parse_step(step, text, service, d)
+        # Auto-likes: "100~200" (or "100-200", "100 200") answers min and max at once.
+        pair = parse_range(text, lo=service.min, hi=service.max) if step in RANGE_STEPS else None
+        if pair is None:
+            d[step] = parse_step(step, text, service, d)
     except InputError as err:
         talk.say(talk.t(err.code, **err.params), kind="order.error")
         ask(talk, service, step)
         return
+    if pair is not None:
+        d["sub_min"], d["sub_max"] = pair
+        talk.goto(FLOW, "sub_max")  # both answered: on to the number of posts
     await next_step(talk, service)
 
 
@@ -368,6 +377,10 @@ async def show_card(talk: Talk, service: Service) -> None:
         q = await talk.shop.orders.quote(talk.user.id, service.id, order_input(d))
     except InputError as err:
         # The shop's checks across fields (e.g. drip-feed total): re-ask the last step.
+        if err.code == "customer.blocked":  # no answer can fix this one: back to the menu
+            talk.end()
+            talk.say(talk.t(err.code), menu=True, kind="order.refused")
+            return
         talk.say(talk.t(err.code, **err.params), kind="order.error")
         if err.code == "service.unavailable":
             await browse.platforms(talk)

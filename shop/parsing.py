@@ -37,14 +37,35 @@ _NUMBER_RE = re.compile(r"^[+-]?\d{1,3}(?:[,\s]\d{3})+$|^[+-]?\d+$")
 _UNIT_SUFFIX = re.compile(r"(개|명|회|건|ea|pcs?|x)$", re.IGNORECASE)
 
 
+_KOREAN_UNITS = re.compile(r"^(?:(\d+(?:\.\d+)?)\s*만)?\s*(?:(\d+(?:\.\d+)?)\s*천)?\s*(\d{1,4})?$")
+
+
+def _korean_units(t: str) -> int | None:
+    """ "2만" → 20000, "1.5만" → 15000, "2만 5천" → 25000, "5천" → 5000 (None: not such)."""
+    m = _KOREAN_UNITS.match(t)
+    if m is None or (m.group(1) is None and m.group(2) is None):
+        return None
+    value = Decimal(m.group(1) or 0) * 10000 + Decimal(m.group(2) or 0) * 1000
+    if value != value.to_integral_value():
+        raise InputError("input.not_whole")
+    return int(value) + int(m.group(3) or 0)
+
+
 def parse_int(text: str | None, *, lo: int, hi: int, what: str = "quantity") -> int:
-    """A whole number in [lo, hi]: "1000", "1,000", "1 000", "1000개", "１０００"."""
+    """A whole number in [lo, hi]: "1000", "1,000", "1 000", "1000개", "１０００", "2만"."""
     if text is None or not text.strip():
         raise InputError("input.empty")
     if len(text) > 64:
         raise InputError("input.not_a_number")
     t = _normalize(text)
     t = _UNIT_SUFFIX.sub("", t).strip()
+    korean = _korean_units(t)
+    if korean is not None:
+        if korean <= 0:
+            raise InputError("input.not_positive")
+        if korean < lo or korean > hi:
+            raise InputError("input.out_of_range", {"min": lo, "max": hi})
+        return korean
     if re.fullmatch(r"[+-]?\d+[.,]\d{1,2}", t) and not re.fullmatch(r"[+-]?\d{1,3},\d{3}", t):
         raise InputError("input.not_whole")
     if not _NUMBER_RE.match(t):
@@ -60,6 +81,37 @@ def parse_int(text: str | None, *, lo: int, hi: int, what: str = "quantity") -> 
     if value < lo or value > hi:
         raise InputError("input.out_of_range", {"min": lo, "max": hi})
     return value
+
+
+_RANGE_RE = re.compile(
+    r"^(\S.*?)\s*(?:-|~|〜|–|—|부터|에서)\s*(\S.*?)(?:\s*까지)?$|^(\S+)\s+(\S+)$"
+)
+
+
+def parse_range(text: str | None, *, lo: int, hi: int) -> tuple[int, int] | None:
+    """A min and a max typed at once: "100-200", "100~200", "100 200", "100개~200개",
+    "100부터 200까지". None when the text is not two numbers (then it is one, or nothing);
+    two spaced numbers are a range only if they make a valid one ("1 500" is 1,500)."""
+    if text is None or len(text) > 64:
+        return None
+    m = _RANGE_RE.match(_normalize(text))
+    if m is None:
+        return None
+    spaced = m.group(3) is not None
+    first, second = (m.group(3), m.group(4)) if spaced else (m.group(1), m.group(2))
+    try:
+        a = parse_int(first, lo=0, hi=10**MAX_NUMBER_DIGITS)
+        b = parse_int(second, lo=0, hi=10**MAX_NUMBER_DIGITS)
+    except InputError:
+        return None
+    if spaced and not lo <= a <= b <= hi:
+        return None  # "1 500": one number written with a space
+    for value in (a, b):
+        if value < lo or value > hi:
+            raise InputError("input.out_of_range", {"min": lo, "max": hi})
+    if b < a:
+        raise InputError("sub.max_below_min", {"min": a})
+    return a, b
 
 
 _MAN = re.compile(r"^(\d+(?:\.\d+)?)\s*만\s*(\d{1,4})?\s*(원)?$")

@@ -12,7 +12,7 @@ from bot.jobs import run_outbox
 from sandbox.kakao import OpenBuilder
 from sandbox.panel import PanelSimulator
 from storage import ledger
-from tests.botenv import PANEL_KEY
+from tests.botenv import ADMIN_IDS, PANEL_KEY
 from tests.kakaoenv import KakaoEnv, running_kakao
 
 
@@ -164,3 +164,78 @@ async def test_slow_panel_partial_refund_and_top_up_news_by_event_api(tmp_path) 
         assert partial and "8,232원" in partial[0]  # floor(20,580 × 400 / 1,000) refunded
         assert await kenv.balance(u) == 50_000 - 20_580 + 8_232
         assert kenv.api.cost == 15 * len(u.events())
+
+
+async def test_auto_likes_min_and_max_typed_at_once(kenv: KakaoEnv) -> None:
+    """The FAQ writes the range "100~200": typed so (or "100-200", "100 200") it answers
+    both questions; before, "100 200" read as 100,200 and "100~200" as not a number."""
+    u = kenv.user()
+    await kenv.credit(u, 300_000)
+    await u.enter()
+    await kenv.to_service(u, "601")
+    await u.tap("🛒 주문하기")
+    await u.say("@kakao_shop")
+    refused = await u.say("300~100")
+    assert "최대 수량은 최소 수량(300) 이상" in refused.text and "최소" in refused.text
+    assert "적용할까요" in (await u.say("100~200")).text  # on to the number of posts
+    await u.tap("◀ 이전")  # back at the max question: a spaced pair is a range too
+    assert "적용할까요" in (await u.say("150 250")).text
+    await u.say("10")
+    await u.tap("30분")
+    card = await u.tap("종료일 없음")
+    assert "150" in card.text and "250" in card.text
+    assert "접수" in (await u.tap("✅ 확인")).text
+    sub = (await orders_of(kenv, u))[0]
+    assert (sub.sub_min, sub.sub_max, sub.sub_posts) == (150, 250, 10)
+
+
+async def test_quantity_in_korean_units(kenv: KakaoEnv) -> None:
+    u = kenv.user()
+    await kenv.credit(u, 100_000)
+    await u.enter()
+    await kenv.to_service(u, "202")
+    await u.tap("🛒 주문하기")
+    await u.say("https://instagram.com/p/manlikes")
+    card = await u.say("2만개")
+    assert "주문 확인" in card.text and "20,000개" in card.text
+    assert "접수" in (await u.tap("✅ 확인")).text
+    assert (await orders_of(kenv, u))[0].quantity == 20_000
+
+
+async def test_typed_cancel_mid_order_and_mid_top_up(kenv: KakaoEnv) -> None:
+    """ "취소" typed is the ✖ button: not a link, a quantity, nor a depositor's name (which
+    filed a top-up request named "취소" for the admins to approve)."""
+    u = kenv.user()
+    await kenv.credit(u, 100_000)
+    await u.enter()
+    await kenv.to_service(u, "101")
+    await u.tap("🛒 주문하기")
+    await u.say("https://instagram.com/cancel_me")
+    assert "취소했어요" in (await u.say("취소")).text
+    assert "주문 확인" not in (await u.say("100")).text  # the draft is gone
+    await u.tap("💳 잔액충전")
+    await u.tap(re.compile("무통장"))
+    assert "성함" in (await u.say("2만원")).text
+    assert "취소했어요" in (await u.say("취소")).text
+    user = await kenv.customer(u)
+    pending = await kenv.shop.ctx.db.fetch_all(
+        "SELECT id FROM topups WHERE user_id = ? AND status = 'pending'", (user.id,)
+    )
+    assert pending == [] and kenv.env.sim.orders_created() == 0
+    assert await kenv.balance(u) == 100_000 and not kenv.ob.violations
+
+
+async def test_a_blocked_customer_is_told_once_and_not_asked_again(kenv: KakaoEnv) -> None:
+    u = kenv.user()
+    await kenv.credit(u, 50_000)
+    await u.enter()
+    user = await kenv.customer(u)
+    assert await kenv.shop.admin.set_banned(ADMIN_IDS[0], user.id, True, "스팸 주문")
+    await kenv.to_service(u, "101")
+    await u.tap("🛒 주문하기")
+    await u.say("https://instagram.com/blocked")
+    refused = await u.say("100")
+    assert "이용이 제한된 계정" in refused.text
+    assert "수량" not in refused.text and "🛒 주문하기" in refused.labels  # the menu, no loop
+    assert "이용이 제한된 계정" not in (await u.say("200")).text  # the flow has ended
+    assert await kenv.balance(u) == 50_000 and kenv.env.sim.orders_created() == 0

@@ -366,3 +366,30 @@ async def test_an_old_category_button_still_opens_its_category_after_a_sync(env)
     await u.press("인스타그램 한국인 팔로워", listing)
     page = await u.wait_for(r"\(1/\d+\)")
     assert "인스타 한국인 팔로워" in page.text and "AAA 새 서비스" not in page.text
+
+
+async def test_telegram_range_typed_at_once_and_a_typed_cancel(env):
+    """The same conversation on Telegram: "100~200" answers min and max; "취소" typed at
+    the depositor's name cancels instead of filing a top-up request named "취소"."""
+    await env.credit(11, 1_000_000)
+    u = env.user(11)
+    await pick_service(u, "인스타그램 자동 좋아요", r"자동 좋아요")
+    await u.wait_for("아이디")
+    await answer(u, "@my.shop", "최소")
+    await answer(u, "100~200", "게시물 몇 개")
+    await answer(u, "10", "지연 시간")
+    await u.press("10분")
+    await u.wait_for("종료일")
+    await u.press("종료일 없음")
+    card = (await u.wait_for("주문 확인")).text
+    assert "11,760원" in card  # 200 likes × 10 posts reserved, as when typed one by one
+    await u.send_text("💳 잔액충전")
+    await u.wait_for(r"충전 방법")
+    await u.press("🏦 무통장입금")
+    await answer(u, "2만원", "성함")
+    await answer(u, "취소", "취소했어요")
+    user = await env.shop.users.by_front("telegram", "11")
+    pending = await env.shop.ctx.db.fetch_all(
+        "SELECT id FROM topups WHERE user_id = ? AND status = 'pending'", (user.id,)
+    )
+    assert pending == []

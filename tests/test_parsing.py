@@ -11,6 +11,7 @@ from shop.parsing import (
     parse_depositor,
     parse_int,
     parse_link,
+    parse_range,
     parse_username,
 )
 
@@ -49,6 +50,44 @@ def test_quantity_out_of_range_names_the_bounds(text: str):
     err = error_of(parse_int, text, lo=10, hi=100_000)
     assert err.code == "input.out_of_range"
     assert err.params == {"min": 10, "max": 100_000}
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("2만", 20_000), ("2만개", 20_000), ("1.5만", 15_000), ("2만 5천", 25_000),
+     ("5천", 5_000), ("3천명", 3_000), ("2만 500", 20_500), ("２만", 20_000)],
+)  # fmt: skip
+def test_quantity_in_korean_units(text: str, value: int):
+    assert parse_int(text, lo=10, hi=100_000) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [("0만", "input.not_positive"), ("1.23456만", "input.not_whole"),
+     ("20만", "input.out_of_range"), ("만", "input.not_a_number"), ("2만만", "input.not_a_number")],
+)  # fmt: skip
+def test_korean_unit_rejections(text: str, code: str):
+    assert error_of(parse_int, text, lo=10, hi=100_000).code == code
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["100-200", "100~200", "100 ~ 200", "100 200", "100개~200개", "100부터 200까지",
+     "１００～２００", "100 - 200개"],
+)  # fmt: skip
+def test_a_range_typed_at_once(text: str):
+    assert parse_range(text, lo=50, hi=5000) == (100, 200)
+
+
+@pytest.mark.parametrize("text", ["100", "1 000", "1 500", "-5", "1e3-2e3", "100-200-300", "abc"])
+def test_not_a_range(text: str):
+    assert parse_range(text, lo=50, hi=5000) is None
+
+
+def test_range_rejections_name_the_reason():
+    assert error_of(parse_range, "200~100", lo=50, hi=5000).code == "sub.max_below_min"
+    err = error_of(parse_range, "10~100", lo=50, hi=5000)
+    assert (err.code, err.params) == ("input.out_of_range", {"min": 50, "max": 5000})
 
 
 @pytest.mark.parametrize(
