@@ -333,6 +333,11 @@ async def on_media(talk: Talk) -> None:
 # ---- the confirmation card ------------------------------------------------------------
 
 
+# The shop's refusals across fields, and the question the customer answers to fix each
+# ("runs × quantity over the maximum": fewer runs, not another interval).
+ERROR_STEPS = {"dripfeed.total": "runs", "dripfeed.invalid": "runs"}
+
+
 def card_text(talk: Talk, q: Quote) -> str:
     inp = q.input
     svc = q.service
@@ -386,7 +391,8 @@ async def show_card(talk: Talk, service: Service) -> None:
             await browse.platforms(talk)
             return
         steps = steps_for(service, d)
-        ask(talk, service, talk.step if talk.step in steps else steps[-1])
+        step = ERROR_STEPS.get(err.code, talk.step)  # the question whose answer can fix it
+        ask(talk, service, step if step in steps else steps[-1])
         return
     if not talk.user.terms_accepted and not d.get("terms_shown"):
         d["terms_shown"] = True  # FAQ rule 11: the terms before the first order

@@ -239,3 +239,25 @@ async def test_a_blocked_customer_is_told_once_and_not_asked_again(kenv: KakaoEn
     assert "수량" not in refused.text and "🛒 주문하기" in refused.labels  # the menu, no loop
     assert "이용이 제한된 계정" not in (await u.say("200")).text  # the flow has ended
     assert await kenv.balance(u) == 50_000 and kenv.env.sim.orders_created() == 0
+
+
+async def test_drip_feed_over_the_maximum_asks_for_fewer_runs(kenv: KakaoEnv) -> None:
+    """runs × quantity over the service's maximum: the runs question again (its message
+    says "회차 수를 줄여 주세요"), not the interval again and again."""
+    u = kenv.user()
+    await kenv.credit(u, 2_000_000)
+    await u.enter()
+    await kenv.to_service(u, "102")
+    await u.tap("🛒 주문하기")
+    await u.say("https://instagram.com/drip_me")
+    await u.say("5000")
+    await u.tap("네, 나눠서 넣을게요")
+    await u.say("100")
+    refused = await u.say("30")  # the interval: 5,000 × 100 is over 50,000
+    assert "회차 수를 줄여" in refused.text and "몇 회에 나눠" in refused.text
+    assert "간격" in (await u.say("10")).text
+    card = await u.say("30")
+    assert "주문 확인" in card.text and "50,000" in card.text
+    assert "접수" in (await u.tap("✅ 확인")).text
+    order = (await orders_of(kenv, u))[0]
+    assert (order.quantity, order.runs) == (50_000, 10)
