@@ -235,8 +235,11 @@ class KakaoFront:
             text = "\n\n".join([t(lang, "kakao.news"), *(n.text for n in news)])
             rows = tuple(row for n in news for row in n.rows)
             screens.append(Screen(text, rows, kind="kakao.news"))
-        if reply.toast:
-            screens.append(Screen(html.escape(reply.toast), kind="kakao.toast"))
+        toast = html.escape(reply.toast or "")
+        # Telegram pops a toast up over the message; here it is a bubble of its own, unless
+        # the screen already says it (a cancel request's answer above the order's details).
+        if toast and not any(toast in s.text for s in reply.screens):
+            screens.append(Screen(toast, kind="kakao.toast"))
         screens += reply.screens
         menu = [c for row in self.dialog.main_menu(lang, KAKAO) for c in row]
         page = render(screens, lang, router, menu, before=before, known=known)

@@ -261,3 +261,22 @@ async def test_drip_feed_over_the_maximum_asks_for_fewer_runs(kenv: KakaoEnv) ->
     assert "접수" in (await u.tap("✅ 확인")).text
     order = (await orders_of(kenv, u))[0]
     assert (order.quantity, order.runs) == (50_000, 10)
+
+
+async def test_a_cancel_request_is_answered_once(kenv: KakaoEnv) -> None:
+    """The answer to ✖ 취소 요청 heads the order's details; Telegram also pops it up, but
+    on KakaoTalk the same words were a second bubble right above."""
+    u = kenv.user()
+    await kenv.credit(u, 100_000)
+    await u.enter()
+    await kenv.to_service(u, "103")  # cancel by API
+    await u.tap("🛒 주문하기")
+    await u.say("https://instagram.com/cancel_later")
+    await u.say("100")
+    await u.tap("✅ 확인")
+    await u.tap("📋 주문내역")
+    await u.tap(re.compile(r"^#\d+"))
+    answer = await u.tap("✖ 취소 요청")
+    assert answer.text.count("취소를 요청했어요") == 1 and "📦 주문 #" in answer.text
+    again = await u.tap("🔄 새로고침")
+    assert again.texts[0] == "최신 상태로 새로고침했어요."  # a toast of its own stays a bubble
