@@ -164,7 +164,7 @@ async def test_top_up_approve_order_and_completion_in_a_real_browser(
     await see(page, "주문 확인")
     await expect(chat(page).locator(".msg.bot").last).to_contain_text("70,000원 → 49,420원")
     await press_inline(page, "✅ 확인")
-    await see(page, re.compile(r"주문이 접수되었어요! 주문번호는 #\d+"))
+    await see(page, re.compile(r"주문이 접수되었어요! \(주문번호 #\d+\)"))
 
     # the simulator advances the order; the scheduler pushes the outcome (first order: 완료)
     await see(page, re.compile(r"작업이 완료됐어요|일부만 진행됐어요"), within_ms=COMPLETION_MS)

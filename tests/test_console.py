@@ -256,7 +256,7 @@ async def test_refund_of_a_review_order_from_the_web_is_once_audited_and_on_its_
                           amount=str(order.price + 1))  # fmt: skip
     assert flashes(too_much.text) == [("error", f"환불 금액은 1원부터 {order.price:,}원까지예요.")]
     done = await post(client, refund, csrf, confirm="yes", reason="패널에 없음", amount="")
-    assert ("ok", f"주문 #{order.id}을 {order.price:,}원 환불했어요.") in flashes(done.text)
+    assert ("ok", f"주문 #{order.id}을(를) {order.price:,}원 환불했어요.") in flashes(done.text)
     again = await post(client, refund, csrf, confirm="yes", reason="패널에 없음")
     assert ("error", "이미 처리되었어요 (현재 상태: 주문실패).") in flashes(again.text)
     assert (await cenv.shop.users.get(user.id)).balance == 50_000
@@ -426,7 +426,7 @@ async def test_catalog_search_visibility_price_markup_and_sync(cenv):
     hidden = await post(client, f"/console/catalog/{svc.id}/visible", csrf, visible="0",
                         back=back)  # fmt: skip
     assert (await cenv.shop.catalog.get(svc.id)).visible is False
-    assert f"상품 #{svc.id}을 숨겼어요." in hidden.text
+    assert f"상품 #{svc.id}을(를) 숨겼어요." in hidden.text
     assert (await client.get("/console/catalog?show=hidden")).text.count('class="muted"') == 1
     priced = await post(client, f"/console/catalog/{svc.id}/price", csrf, price="12,345",
                         back=back)  # fmt: skip
