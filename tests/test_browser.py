@@ -137,7 +137,7 @@ async def test_top_up_approve_order_and_completion_in_a_real_browser(
     await type_and_send(page, "20000")
     await see(page, "입금하실 분의 성함")
     await type_and_send(page, "홍길동")
-    await see(page, re.compile(r"충전 요청 #\d+이 접수되었어요"))
+    await see(page, re.compile(r"충전 요청 #\d+이\(가\) 접수되었어요"))
 
     # the admin approves it from the notice in their own chat
     await switch_to(page, "데모 관리자")
@@ -345,7 +345,7 @@ async def test_console_approves_a_transfer_and_refunds_an_order_under_review(
     await expect(page.locator("#order-status")).to_have_text("확인중")
     await page.get_by_label(re.compile("환불합니다")).check()
     await page.get_by_role("button", name="환불", exact=True).click()
-    await expect(page.locator(".flash.ok")).to_contain_text(f"주문 #{review.id}을 2,058원 환불")
+    await expect(page.locator(".flash.ok")).to_contain_text(f"주문 #{review.id}을(를) 2,058원 환불")
     await expect(page.locator("#order-status")).to_have_text("주문실패")
     await expect(page.locator("ol.timeline")).to_contain_text("확인중 → 주문실패")
     assert (await shop.users.get(user.id)).balance == 50_000 + 30_000
