@@ -27,7 +27,13 @@ from typing import Any
 
 from handlers.notify_render import render
 from sandbox.panel import PanelSimulator, RunningServer, serve_panel
-from sandbox.telegram import BotApiEmulator, FakeUser, TelegramServer, serve_telegram
+from sandbox.telegram import (
+    BotApiEmulator,
+    FakeUser,
+    TelegramServer,
+    parse_html,
+    serve_telegram,
+)
 from shop import statuses as st
 
 TOKEN = "777001:CrAsH-hArNeSs-ToKeN"
@@ -44,6 +50,11 @@ STEP_TIMEOUT = 6.0
 # How long a customer keeps trying while the shop is killed and restarted again and again: a
 # budget of time, not of attempts, since a loaded machine restarts the bot more slowly.
 PATIENCE = 300.0
+
+
+# Delivered by editing the admin's copy of the top-up request (bot/notifier.py), so a
+# resend after a crash edits it again instead of adding a second message.
+EDITED = frozenset({"admin_topup_decided"})
 
 
 @dataclass
@@ -174,13 +185,20 @@ poll_interval_seconds = 1
         return death
 
     def _sent_unmarked(self) -> list[tuple[int, int, str]]:
-        """Outbox rows still pending whose exact message is already on the customer's screen."""
+        """Outbox rows still pending whose exact message is already on the customer's screen
+        (sent as a new message, or for EDITED events shown by editing an earlier one)."""
         found = []
         with self.db() as conn:
             rows = conn.execute("SELECT * FROM outbox WHERE status = 'pending'").fetchall()
         for row in rows:
             html, _ = render(row["event"], json.loads(row["payload"]))
-            if any(m.source == html for m in self._bot_messages(row["chat_id"])):
+            messages = self._bot_messages(row["chat_id"])
+            if row["event"] in EDITED:
+                shown = parse_html(html)[0]
+                delivered = any(m.text == shown for m in messages)
+            else:
+                delivered = any(m.source == html for m in messages)
+            if delivered:
                 found.append((row["id"], row["chat_id"], html))
         return found
 
