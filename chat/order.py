@@ -360,8 +360,13 @@ def card_text(talk: Talk, q: Quote) -> str:
     else:
         what = talk.t_fit("order.card_default", room, shrink=("link",), link=inp.link or "",
                           quantity=q.units)  # fmt: skip
+    # Short of money, "→ -31,740원" would read as a debt: the card_missing line says it.
+    balance_line = (
+        talk.t("order.card_balance_short", balance=q.balance) if q.missing
+        else talk.t("order.card_balance", balance=q.balance, after=q.balance_after)
+    )  # fmt: skip
     text = talk.t_fit("order.card", shrink=("service",), service=svc.name, what=Safe(what),
-                      price=q.price, balance=q.balance, after=q.balance_after)  # fmt: skip
+                      price=q.price, balance_line=Safe(balance_line))  # fmt: skip
     if q.missing:
         text += "\n\n" + talk.t("order.card_missing", missing=q.missing)
     return text

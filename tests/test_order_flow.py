@@ -393,3 +393,15 @@ async def test_telegram_range_typed_at_once_and_a_typed_cancel(env):
         "SELECT id FROM topups WHERE user_id = ? AND status = 'pending'", (user.id,)
     )
     assert pending == []
+
+
+async def test_card_short_of_money_shows_what_is_missing_not_a_negative_balance(env):
+    await env.credit(2, 5_000)
+    u = env.user(2)
+    await pick_service(u, *KR_FOLLOWERS)
+    await u.wait_for("링크")
+    await answer(u, "https://www.instagram.com/short", "수량")
+    card = await answer(u, "1,000개", "주문 확인")
+    assert "잔액: 5,000원" in card and "15,580원" in card and "부족" in card
+    assert "→" not in card and "-15,580" not in card
+    assert await env.balance(2) == 5_000
